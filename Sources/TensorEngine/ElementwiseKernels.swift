@@ -1,0 +1,114 @@
+import Kernels
+
+/// A scalar function of two arguments, as a type so that generic kernels specialise and inline it.
+protocol BinaryFunction {
+    static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T
+}
+
+enum AddFunction: BinaryFunction { @inline(__always) static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a + b } }
+enum SubtractFunction: BinaryFunction { @inline(__always) static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a - b } }
+enum MultiplyFunction: BinaryFunction { @inline(__always) static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a * b } }
+enum DivideFunction: BinaryFunction { @inline(__always) static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a / b } }
+
+enum ElementwiseKernels {
+    /// out = f(a, b) with broadcasting to `shape`.
+    static func binary<F: BinaryFunction, T: TensorScalar>(_: F.Type, _: T.Type, _ a: Tensor, _ b: Tensor, shape: [Int]) -> Tensor {
+        let layout = StridedLayout(shape: shape, operandShapes: [shape, a.shape, b.shape])
+        let pa = UnsafePointer(a.storage.pointer(as: T.self))
+        let pb = UnsafePointer(b.storage.pointer(as: T.self))
+        return Tensor.make(shape, T.self) { po in
+            forEachRun(layout) { offsets, n, strides in
+                let o = po + offsets[0], x = pa + offsets[1], y = pb + offsets[2]
+                switch (strides[1], strides[2]) {
+                case (1, 1): for i in 0..<n { o[i] = F.apply(x[i], y[i]) }
+                case (1, 0): let s = y[0]; for i in 0..<n { o[i] = F.apply(x[i], s) }
+                case (0, 1): let s = x[0]; for i in 0..<n { o[i] = F.apply(s, y[i]) }
+                default:
+                    let sx = strides[1], sy = strides[2]
+                    for i in 0..<n { o[i] = F.apply(x[i * sx], y[i * sy]) }
+                }
+            }
+        }
+    }
+
+    /// Elementwise map of one tensor.
+    static func map<T: TensorScalar>(_ x: Tensor, _: T.Type, _ f: (T) -> T) -> Tensor {
+        let px = UnsafePointer(x.storage.pointer(as: T.self))
+        return Tensor.make(x.shape, T.self) { po in
+            Parallel.forRanges(x.scalarCount) { r in
+                for i in r { po[i] = f(px[i]) }
+            }
+        }
+    }
+
+    /// Elementwise map of two same-shaped tensors.
+    static func map2<T: TensorScalar>(_ x: Tensor, _ y: Tensor, _: T.Type, _ f: (T, T) -> T) -> Tensor {
+        let px = UnsafePointer(x.storage.pointer(as: T.self))
+        let py = UnsafePointer(y.storage.pointer(as: T.self))
+        return Tensor.make(x.shape, T.self) { po in
+            Parallel.forRanges(x.scalarCount) { r in
+                for i in r { po[i] = f(px[i], py[i]) }
+            }
+        }
+    }
+
+    /// Runs over a layout, splitting the work over threads when it is large.
+    static func forEachRun(_ layout: StridedLayout, _ body: ([Int], Int, [Int]) -> Void) {
+        let outer = layout.outerCount, inner = layout.innerCount
+        if outer * inner < 65_536 || Parallel.threadCount < 2 {
+            layout.forEachRun(outer: 0..<outer, body)
+        } else if outer >= Parallel.threadCount {
+            Parallel.forRanges(outer, minParallel: 0) { r in layout.forEachRun(outer: r, body) }
+        } else {
+            // Few long runs: split each run into pieces.
+            let pieces = Parallel.threadCount
+            layout.forEachRun(outer: 0..<outer) { offsets, n, strides in
+                Parallel.forEachChunk(pieces) { p in
+                    let lo = n * p / pieces, hi = n * (p + 1) / pieces
+                    let shifted = zip(offsets, strides).map { $0 + lo * $1 }
+                    body(shifted, hi - lo, strides)
+                }
+            }
+        }
+    }
+
+    /// Sums `x` into `outShape` (same rank, each dimension equal or 1).
+    static func sum<T: TensorScalar>(_ x: Tensor, _: T.Type, to outShape: [Int]) -> Tensor {
+        let layout = StridedLayout(shape: x.shape, operandShapes: [outShape, x.shape])
+        let px = UnsafePointer(x.storage.pointer(as: T.self))
+        let outCount = ShapeRules.count(outShape)
+        let accumulate = { (po: UnsafeMutablePointer<T>, outer: Range<Int>) in
+            layout.forEachRun(outer: outer) { offsets, n, strides in
+                let o = po + offsets[0], s = px + offsets[1]
+                let sx = strides[1]
+                if strides[0] == 0 {
+                    var acc: T = 0
+                    if sx == 1 { for i in 0..<n { acc += s[i] } } else { for i in 0..<n { acc += s[i * sx] } }
+                    o[0] += acc
+                } else {
+                    let so = strides[0]
+                    for i in 0..<n { o[i * so] += s[i * sx] }
+                }
+            }
+        }
+        let outer = layout.outerCount
+        let threads = Parallel.threadCount
+        return Tensor.make(outShape, T.self, zeroed: true) { po in
+            guard x.scalarCount >= 65_536, outer >= threads, threads > 1 else {
+                accumulate(po, 0..<outer)
+                return
+            }
+            // Each thread sums into its own partial output; the partials are added at the end.
+            let partials = UnsafeMutablePointer<T>.allocate(capacity: outCount * threads)
+            partials.initialize(repeating: 0, count: outCount * threads)
+            defer { partials.deallocate() }
+            Parallel.forEachChunk(threads) { t in
+                accumulate(partials + t * outCount, outer * t / threads ..< outer * (t + 1) / threads)
+            }
+            for t in 0..<threads {
+                let p = partials + t * outCount
+                for i in 0..<outCount { po[i] += p[i] }
+            }
+        }
+    }
+}

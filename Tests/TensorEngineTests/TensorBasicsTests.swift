@@ -1,0 +1,74 @@
+import XCTest
+@testable import TensorEngine
+
+final class TensorBasicsTests: XCTestCase {
+    func testForwardValues() {
+        let a = Tensor(shape: [2, 2], scalars: [1, 2, 3, 4])
+        XCTAssertEqual((a + Tensor(shape: [2], scalars: [10, 20])).scalars, [11, 22, 13, 24])
+        XCTAssertEqual(matmul(a, a).scalars, [7, 10, 15, 22])
+        XCTAssertEqual(a.sum(alongAxes: [0]).scalars, [4, 6])
+        XCTAssertEqual(a.transposed().scalars, [1, 3, 2, 4])
+        XCTAssertEqual(maxPool2d(Tensor(shape: [1, 1, 2, 2], scalars: [1, 5, 3, 2])).scalars, [5])
+        XCTAssertEqual(upsampleNearest(Tensor(shape: [1, 1, 1, 2], scalars: [1, 2])).scalars, [1, 1, 2, 2, 1, 1, 2, 2])
+        XCTAssertEqual(reflectionPad2d(Tensor(shape: [1, 1, 1, 3], scalars: [1, 2, 3]).broadcast(to: [1, 1, 2, 3]), padding: 1).shape, [1, 1, 4, 5])
+        XCTAssertEqual(Tensor(shape: [2, 3], scalars: [1, 9, 3, 7, 2, 8]).argmax(alongAxis: 1), [1, 2])
+        XCTAssertEqual(oneHot([2, 0], classes: 3).scalars, [0, 0, 1, 1, 0, 0])
+    }
+
+    func testConvolutionMatchesDirectSum() {
+        var rng = SeededGenerator(seed: 1)
+        let x = Tensor.randomNormal([2, 3, 5, 6], dtype: .float64, using: &rng)
+        let w = Tensor.randomNormal([4, 3, 3, 3], dtype: .float64, using: &rng)
+        let y = conv2d(x, w, padding: 1).doubles
+        let xv = x.doubles, wv = w.doubles
+        for n in 0..<2 { for o in 0..<4 { for i in 0..<5 { for j in 0..<6 {
+            var s = 0.0
+            for c in 0..<3 { for ky in 0..<3 { for kx in 0..<3 {
+                let iy = i + ky - 1, ix = j + kx - 1
+                if iy >= 0 && iy < 5 && ix >= 0 && ix < 6 { s += xv[((n * 3 + c) * 5 + iy) * 6 + ix] * wv[((o * 3 + c) * 3 + ky) * 3 + kx] }
+            } } }
+            XCTAssertEqual(y[((n * 4 + o) * 5 + i) * 6 + j], s, accuracy: 1e-12)
+        } } } }
+    }
+
+    func testLargeParallelOpsMatchSmallSerialOnes() {
+        // Sizes above the parallel threshold go through the threaded paths; compare with doubles.
+        var rng = SeededGenerator(seed: 2)
+        let x = Tensor.randomNormal([64, 8, 16, 16], using: &rng)
+        let bias = Tensor.randomNormal([1, 8, 1, 1], using: &rng)
+        let sum = (x + bias).sum(alongAxes: [0, 2, 3]).doubles
+        let xv = x.doubles, bv = bias.doubles
+        for c in 0..<8 {
+            var s = 0.0
+            for n in 0..<64 { for p in 0..<256 { s += xv[(n * 8 + c) * 256 + p] + bv[c] } }
+            XCTAssertEqual(sum[c], s, accuracy: 1e-2 * max(1, abs(s)))
+        }
+    }
+
+    func testNoGradModeAndDetach() throws {
+        let x = Tensor(shape: [2], scalars: [1, 2]).requiringGradient()
+        XCTAssertFalse(withoutGradientRecording { (x * x).requiresGradient })
+        XCTAssertTrue((x * x).requiresGradient)
+        XCTAssertFalse((x.detached() * x.detached()).requiresGradient)
+        let g = try gradients(of: (x * x.detached()).sum(), wrt: [x])[0]
+        XCTAssertEqual(g.scalars, [1, 2])
+    }
+
+    func testGraphIsFreedWhenUnreferenced() throws {
+        weak var weakNode: GradNode?
+        do {
+            let x = Tensor(shape: [2], scalars: [1, 2]).requiringGradient()
+            let y = exp(x) * 2
+            weakNode = y.node
+            XCTAssertNotNil(weakNode)
+        }
+        XCTAssertNil(weakNode)
+    }
+
+    func testBufferPoolReusesBuffers() {
+        let before = BufferPool.shared.statistics
+        for _ in 0..<10 { _ = Tensor.zeros([1234, 17]) }
+        let after = BufferPool.shared.statistics
+        XCTAssertGreaterThanOrEqual(after.hits - before.hits, 9)
+    }
+}

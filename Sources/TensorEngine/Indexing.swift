@@ -65,3 +65,23 @@ extension Tensor {
         return record(op, out, inputs: [self]) { g, _ in [g.gathering(map, shape: source, op: op + "Backward")] }
     }
 }
+
+extension Tensor {
+    /// Rows `indices` of a tensor along its first axis (rows may repeat); differentiable.
+    public func gatheringRows(_ indices: [Int]) -> Tensor {
+        check {
+            guard rank >= 1 else { throw TensorError(op: "gatheringRows", "needs rank ≥ 1, got a scalar") }
+            if let bad = indices.first(where: { $0 < 0 || $0 >= shape[0] }) {
+                throw TensorError(op: "gatheringRows", "row \(bad) is out of range for shape \(describe(shape))")
+            }
+        }
+        let rowSize = shape.dropFirst().reduce(1, *)
+        var map = [Int32]()
+        map.reserveCapacity(indices.count * rowSize)
+        for r in indices {
+            let base = r * rowSize
+            for i in 0..<rowSize { map.append(Int32(base + i)) }
+        }
+        return gathering(IndexMap(indices: map, sourceCount: scalarCount), shape: [indices.count] + shape.dropFirst(), op: "gatheringRows")
+    }
+}

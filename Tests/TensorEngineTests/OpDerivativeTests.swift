@@ -32,6 +32,7 @@ final class OpDerivativeTests: XCTestCase {
         try checker.check("transpose 4d", [x]) { $0[0].transposed([2, 0, 3, 1]) }
         try checker.check("transpose 2d", [random([3, 5], seed: 3)]) { $0[0].transposed() }
         try checker.check("slice", [x]) { $0[0].slice(alongAxis: 2, 1..<3) }
+        try checker.check("gatheringRows", [random([4, 3], seed: 10)]) { $0[0].gatheringRows([2, 0, 2, 3, 1]) }
         try checker.check("concat", [random([2, 3], seed: 4), random([2, 1], seed: 5), random([2, 2], seed: 6)]) {
             concat($0, alongAxis: 1)
         }

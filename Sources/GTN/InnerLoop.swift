@@ -1,0 +1,224 @@
+import Foundation
+import NeuralNet
+import TensorEngine
+
+/// How the meta-gradient is computed (see shared/reference/meta-gradient-notes.md).
+public enum MemoryMode: String, Codable, Sendable, CaseIterable {
+    /// Record the whole unrolled inner loop and differentiate it once.
+    case fullUnroll = "full-unroll"
+    /// Keep only each step's parameters and momentum; rebuild one step's graph at a time while
+    /// sweeping backwards. Peak memory is one step's graph plus the trajectory.
+    case stepwise
+}
+
+/// One inner SGD-with-momentum step: b' = m·b + ∇θL, θ' = θ − lr·b'.
+struct InnerStepResult {
+    let parameters: Parameters
+    let buffers: Parameters
+    let means: [Tensor]
+    let loss: Tensor
+}
+
+func innerStep(_ learner: Learner, parameters θ: Parameters, buffers: Parameters, images: Tensor, labels: [Int],
+               learningRate lr: Tensor, momentum m: Tensor, createGraph: Bool) throws -> InnerStepResult {
+    let (logits, means) = learner(images, θ)
+    let loss = crossEntropy(logits: logits, labels: labels)
+    let g = try gradients(of: loss, wrt: θ.tensors, createGraph: createGraph)
+    let update = {
+        let newBuffers = Parameters(names: buffers.names, tensors: zip(buffers.tensors, g).map { m * $0 + $1 })
+        return (θ.zipMap(newBuffers) { $0 - lr * $1 }, newBuffers)
+    }
+    let (next, newBuffers) = createGraph ? update() : withoutGradientRecording(update)
+    return InnerStepResult(parameters: next, buffers: newBuffers, means: means, loss: loss)
+}
+
+/// The outcome of training a learner on a teacher's curriculum.
+public struct TrainedLearner {
+    public let parameters: Parameters
+    /// The means of the last synthetic batch, which scoring uses (reference §2).
+    public let scoringMeans: [Tensor]
+    public let innerLosses: [Double]
+}
+
+extension Teacher {
+    /// Trains `learner` from `initial` for all steps of `plan` without a meta-graph (evaluation, NAS).
+    /// `observe` sees the parameters and scoring means after each step.
+    public func train(_ learner: Learner, from initial: Parameters, plan: InnerPlan,
+                      observe: ((Int, Parameters, [Tensor]) -> Void)? = nil) throws -> TrainedLearner {
+        var θ = initial.detached()
+        var buffers = θ.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
+        var means: [Tensor] = []
+        var losses: [Double] = []
+        let fixed = parameters.detached()
+        for t in plan.steps.indices {
+            let images = withoutGradientRecording { batch(t, of: plan, fixed) }
+            let i = optimizerIndex(t)
+            let lr = fixed[Self.logLRName].slice(alongAxis: 0, i..<i + 1).doubles[0]
+            let m = fixed[Self.logMomentumName].slice(alongAxis: 0, i..<i + 1).doubles[0]
+            let dtype = images.dtype
+            let step = try innerStep(learner, parameters: θ.requiringGradient(), buffers: buffers, images: images,
+                                     labels: plan.steps[t].labels, learningRate: Tensor(Foundation.exp(lr), dtype: dtype),
+                                     momentum: Tensor(Foundation.exp(m), dtype: dtype), createGraph: false)
+            θ = step.parameters.detached()
+            buffers = step.buffers.detached()
+            means = step.means.map { $0.detached() }
+            losses.append(step.loss.item)
+            observe?(t, θ, means)
+        }
+        return TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: losses)
+    }
+}
+
+/// The real-data loss a trained learner is scored with: cross-entropy on a real batch, with the
+/// mean-only batch norms using `means` (those of the last synthetic batch).
+func realLoss(_ learner: Learner, _ θ: Parameters, means: [Tensor], images: Tensor, labels: [Int]) -> Tensor {
+    let statistics: BatchStatistics = learner.architecture == .weightNormalized ? .recorded(means) : .batch
+    return crossEntropy(logits: learner(images, θ, statistics: statistics).logits, labels: labels)
+}
+
+/// A meta-gradient and what it was computed from.
+public struct MetaGradient {
+    public let metaLoss: Double
+    /// One gradient per tensor of `Teacher.parameters`, in order.
+    public let gradients: [Tensor]
+    /// Inner training losses on the generated batches.
+    public let innerLosses: [Double]
+}
+
+extension Teacher {
+    /// The meta-loss (real-data loss of the learner after the inner loop, plus the intermediate
+    /// losses when asked) and its exact gradient with respect to every meta-parameter.
+    public func metaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor, realLabels: [Int],
+                             mode: MemoryMode, intermediateLosses: Bool = false) throws -> MetaGradient {
+        switch mode {
+        case .fullUnroll:
+            return try fullUnrollMetaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages,
+                                              realLabels: realLabels, intermediateLosses: intermediateLosses)
+        case .stepwise:
+            return try stepwiseMetaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages,
+                                            realLabels: realLabels, intermediateLosses: intermediateLosses)
+        }
+    }
+
+    private func learnedRate(_ name: String, _ t: Int, _ p: Parameters) -> Tensor {
+        let i = optimizerIndex(t)
+        return exp(p[name].slice(alongAxis: 0, i..<i + 1))
+    }
+
+    private func fullUnrollMetaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor,
+                                        realLabels: [Int], intermediateLosses: Bool) throws -> MetaGradient {
+        let meta = parameters.requiringGradient()
+        var θ = initial.requiringGradient()
+        var buffers = θ.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
+        var metaLoss = Tensor.zeros([], dtype: realImages.dtype)
+        var innerLosses: [Double] = []
+        for t in plan.steps.indices {
+            let step = try innerStep(learner, parameters: θ, buffers: buffers, images: batch(t, of: plan, meta),
+                                     labels: plan.steps[t].labels, learningRate: learnedRate(Self.logLRName, t, meta),
+                                     momentum: learnedRate(Self.logMomentumName, t, meta), createGraph: true)
+            θ = step.parameters
+            buffers = step.buffers
+            innerLosses.append(step.loss.item)
+            if intermediateLosses || t == plan.steps.count - 1 {
+                metaLoss = metaLoss + realLoss(learner, θ, means: step.means, images: realImages, labels: realLabels)
+            }
+        }
+        let grads = try gradients(of: metaLoss, wrt: meta.tensors)
+        return MetaGradient(metaLoss: metaLoss.item, gradients: grads, innerLosses: innerLosses)
+    }
+
+    private func stepwiseMetaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor,
+                                      realLabels: [Int], intermediateLosses: Bool) throws -> MetaGradient {
+        let T = plan.steps.count
+        let fixed = parameters.detached()
+        let dtype = realImages.dtype
+        let (lrs, momenta) = withoutGradientRecording {
+            ((0..<T).map { learnedRate(Self.logLRName, $0, fixed) }, (0..<T).map { learnedRate(Self.logMomentumName, $0, fixed) })
+        }
+
+        // Forward without a graph, keeping θ_t, b_t and the batch means of every step.
+        var thetas = [initial.detached()]
+        var buffers = [initial.map { Tensor.zeros($0.shape, dtype: $0.dtype) }]
+        var means: [[Tensor]] = []
+        var innerLosses: [Double] = []
+        for t in 0..<T {
+            let images = withoutGradientRecording { batch(t, of: plan, fixed) }
+            let step = try innerStep(learner, parameters: thetas[t].requiringGradient(), buffers: buffers[t], images: images,
+                                     labels: plan.steps[t].labels, learningRate: lrs[t], momentum: momenta[t], createGraph: false)
+            thetas.append(step.parameters.detached())
+            buffers.append(step.buffers.detached())
+            means.append(step.means.map { $0.detached() })
+            innerLosses.append(step.loss.item)
+        }
+
+        // The real-data loss at θ_{t+1} scored with step t's means: its gradient with respect to both.
+        var metaLoss = 0.0
+        func scoredLossGradient(after t: Int) throws -> (theta: [Tensor], means: [Tensor]) {
+            let θ = thetas[t + 1].requiringGradient()
+            let μ = means[t].map { $0.requiringGradient() }
+            let loss = realLoss(learner, θ, means: μ, images: realImages, labels: realLabels)
+            metaLoss += loss.item
+            let g = try gradients(of: loss, wrt: θ.tensors + μ)
+            return (Array(g[..<θ.count]), Array(g[θ.count...]))
+        }
+
+        var metaBar: [Tensor?] = Array(repeating: nil, count: parameters.count)
+        var logLRBar = [Double](repeating: 0, count: fixed[Self.logLRName].scalarCount)
+        var logMomentumBar = logLRBar
+        let terminal = try scoredLossGradient(after: T - 1)
+        var thetaBar = terminal.theta
+        var pendingMeansBar: [Tensor]? = terminal.means
+        var bufferBar = thetaBar.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
+
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let lr = lrs[t].item, m = momenta[t].item
+            let i = optimizerIndex(t)
+            withoutGradientRecording {
+                // θ_{t+1} = θ_t − η_t b_{t+1}
+                bufferBar = zip(bufferBar, thetaBar).map { $0 - $1 * lr }
+                logLRBar[i] += -dot(thetaBar, buffers[t + 1].tensors) * lr
+                // b_{t+1} = m_t b_t + g_t: ḡ_t = b̄, then b̄ flows to b_t scaled by m_t.
+                logMomentumBar[i] += dot(bufferBar, buffers[t].tensors) * m
+            }
+            let gBar = bufferBar
+            bufferBar = withoutGradientRecording { bufferBar.map { $0 * m } }
+
+            // Rebuild step t with a graph and differentiate ⟨g_t, ḡ_t⟩ (+ ⟨μ_t, μ̄_t⟩).
+            let meta = parameters.requiringGradient()
+            let θ = thetas[t].requiringGradient()
+            let (logits, μ) = learner(batch(t, of: plan, meta), θ)
+            let loss = crossEntropy(logits: logits, labels: plan.steps[t].labels)
+            let g = try gradients(of: loss, wrt: θ.tensors, createGraph: true)
+            var s = Tensor.zeros([], dtype: dtype)
+            for (gi, bar) in zip(g, gBar) { s = s + (gi * bar).sum() }
+            if let meansBar = pendingMeansBar {
+                for (mi, bar) in zip(μ, meansBar) { s = s + (mi * bar).sum() }
+            }
+            let grads = try gradients(of: s, wrt: θ.tensors + meta.tensors)
+            withoutGradientRecording {
+                thetaBar = zip(thetaBar, grads[..<θ.count]).map { $0 + $1 }
+                for (k, gk) in grads[θ.count...].enumerated() { metaBar[k] = metaBar[k].map { $0 + gk } ?? gk }
+            }
+            pendingMeansBar = nil
+
+            if intermediateLosses && t >= 1 {
+                let (dθ, dμ) = try scoredLossGradient(after: t - 1)
+                withoutGradientRecording { thetaBar = zip(thetaBar, dθ).map { $0 + $1 } }
+                pendingMeansBar = dμ
+            }
+        }
+
+        var result = metaBar.enumerated().map { k, g in g ?? Tensor.zeros(parameters.tensors[k].shape, dtype: dtype) }
+        for (name, bar) in [(Self.logLRName, logLRBar), (Self.logMomentumName, logMomentumBar)] {
+            guard let k = parameters.names.firstIndex(of: name) else { continue }
+            let shape = parameters.tensors[k].shape
+            result[k] = withoutGradientRecording { result[k] + Tensor(shape: shape, doubles: bar).converted(to: dtype) }
+        }
+        return MetaGradient(metaLoss: metaLoss, gradients: result, innerLosses: innerLosses)
+    }
+}
+
+/// Σ ⟨a_i, b_i⟩ over two lists of same-shaped tensors.
+func dot(_ a: [Tensor], _ b: [Tensor]) -> Double {
+    withoutGradientRecording { zip(a, b).reduce(0.0) { $0 + ($1.0 * $1.1).sum().item } }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import NeuralNet
+import TensorEngine
+
+/// Everything a GTN learns, as one `Parameters` value: the generator's φ (`gen.*`), the learned
+/// curriculum (`curriculum`, [T·B, noise]), and the inner optimizer's `inner.logLR` and
+/// `inner.logMomentum` ([T], or [1] when one pair is shared by all steps).
+public struct Teacher: Sendable {
+    public let preset: Preset
+    public let curriculum: CurriculumKind
+    public let generator: Generator
+    public var parameters: Parameters
+
+    public static let curriculumName = "curriculum"
+    public static let logLRName = "inner.logLR"
+    public static let logMomentumName = "inner.logMomentum"
+
+    public init(preset: Preset, curriculum: CurriculumKind, dtype: DType = .float32, using rng: inout SeededGenerator) {
+        self.preset = preset
+        self.curriculum = curriculum
+        generator = Generator(architecture: preset.generator, noiseSize: preset.noiseSize)
+        var p = generator.initialParameters(using: &rng)
+        if curriculum.isLearned {
+            p.append(Self.curriculumName, Tensor.randomNormal([preset.steps * preset.batchSize, preset.noiseSize], dtype: dtype, using: &rng))
+        }
+        let count = preset.perStepOptimizer ? preset.steps : 1
+        p.append(Self.logLRName, Tensor(filling: Foundation.log(preset.initialInnerLearningRate), shape: [count], dtype: dtype))
+        p.append(Self.logMomentumName, Tensor(filling: Foundation.log(preset.initialInnerMomentum), shape: [count], dtype: dtype))
+        parameters = dtype == .float32 ? p : p.map { $0.converted(to: dtype).detached() }
+    }
+
+    public init(preset: Preset, curriculum: CurriculumKind, parameters: Parameters) {
+        self.preset = preset
+        self.curriculum = curriculum
+        generator = Generator(architecture: preset.generator, noiseSize: preset.noiseSize)
+        self.parameters = parameters
+    }
+
+    /// Draws the noise sources and labels of one inner loop. Learned curricula index rows of the
+    /// curriculum; `none` draws fresh noise.
+    public func plan(using rng: inout SeededGenerator) -> InnerPlan {
+        let T = preset.steps, B = preset.batchSize
+        let slotLabels = (0..<B).map { $0 % 10 }
+        var steps: [InnerPlan.Step] = []
+        switch curriculum {
+        case .full:
+            steps = (0..<T).map { .init(source: .rows(Array(($0 * B)..<(($0 + 1) * B))), labels: slotLabels) }
+        case .shuffledBatch:
+            let order = Array(0..<T).shuffled(using: &rng)
+            steps = order.map { .init(source: .rows(Array(($0 * B)..<(($0 + 1) * B))), labels: slotLabels) }
+        case .allShuffled:
+            let pool = Array(0..<(T * B)).shuffled(using: &rng)
+            steps = (0..<T).map { t in
+                let rows = Array(pool[(t * B)..<((t + 1) * B)])
+                return .init(source: .rows(rows), labels: rows.map { ($0 % B) % 10 })
+            }
+        case .none:
+            let dtype = parameters[Self.logLRName].dtype
+            steps = (0..<T).map { _ in
+                .init(source: .fresh(Tensor.randomNormal([B, preset.noiseSize], dtype: dtype, using: &rng)),
+                      labels: (0..<B).map { _ in Int.random(in: 0..<10, using: &rng) })
+            }
+        }
+        return InnerPlan(steps: steps)
+    }
+
+    /// The generated batch of step `t` of `plan`, as a function of `parameters` (which may be
+    /// leaves of differentiation).
+    public func batch(_ t: Int, of plan: InnerPlan, _ parameters: Parameters) -> Tensor {
+        let z: Tensor
+        switch plan.steps[t].source {
+        case .rows(let rows): z = parameters[Self.curriculumName].gatheringRows(rows)
+        case .fresh(let noise): z = noise
+        }
+        return generator(z, labels: plan.steps[t].labels, parameters)
+    }
+
+    /// The index into `inner.logLR` / `inner.logMomentum` that step `t` uses.
+    public func optimizerIndex(_ t: Int) -> Int { preset.perStepOptimizer ? t : 0 }
+
+    /// The learned inner learning rates and momenta, one per step.
+    public var innerLearningRates: [Double] { (0..<preset.steps).map { Foundation.exp(parameters[Self.logLRName].doubles[optimizerIndex($0)]) } }
+    public var innerMomenta: [Double] { (0..<preset.steps).map { Foundation.exp(parameters[Self.logMomentumName].doubles[optimizerIndex($0)]) } }
+}
+
+/// The noise sources and labels of each inner step of one outer iteration.
+public struct InnerPlan: Sendable {
+    public struct Step: Sendable {
+        public enum Source: Sendable {
+            case rows([Int])
+            case fresh(Tensor)
+        }
+        public let source: Source
+        public let labels: [Int]
+    }
+    public let steps: [Step]
+}

@@ -1,0 +1,101 @@
+import XCTest
+import NeuralNet
+import TensorEngine
+@testable import GTN
+
+/// The meta-gradient on a tiny configuration in Float64: both memory modes agree, and both match
+/// finite differences of the meta-loss.
+final class MetaGradientTests: XCTestCase {
+    static func tinyPreset(perStep: Bool = true) -> Preset {
+        var p = Preset.named(.cpu)
+        p.noiseSize = 4
+        p.generator = .weightNormalized(channels: 2, middle: 2)
+        p.widthRanges = .fixed(LearnerWidths(conv1: 2, conv2: 2, fc: 3))
+        p.steps = 3
+        p.batchSize = 4
+        p.perStepOptimizer = perStep
+        p.initialInnerLearningRate = 0.1
+        return p
+    }
+
+    struct Fixture {
+        var teacher: Teacher
+        let learner: Learner
+        let initial: Parameters
+        let plan: InnerPlan
+        let realImages: Tensor
+        let realLabels: [Int]
+
+        init(curriculum: CurriculumKind = .full, perStep: Bool = true, seed: UInt64 = 1) {
+            let preset = MetaGradientTests.tinyPreset(perStep: perStep)
+            var rng = SeededGenerator(seed: seed)
+            teacher = Teacher(preset: preset, curriculum: curriculum, dtype: .float64, using: &rng)
+            learner = Learner(architecture: .weightNormalized, widths: preset.widthRanges.sample(using: &rng))
+            initial = learner.initialParameters(using: &rng).map { $0.converted(to: .float64).detached() }
+            plan = teacher.plan(using: &rng)
+            realImages = Tensor.randomNormal([5, 1, 28, 28], dtype: .float64, using: &rng)
+            realLabels = [3, 1, 4, 1, 5]
+        }
+
+        func metaGradient(_ mode: MemoryMode, intermediate: Bool = false) throws -> MetaGradient {
+            try teacher.metaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages,
+                                     realLabels: realLabels, mode: mode, intermediateLosses: intermediate)
+        }
+
+        func metaLoss(_ parameters: Parameters, intermediate: Bool = false) throws -> Double {
+            var moved = teacher
+            moved.parameters = parameters
+            return try moved.metaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages,
+                                          realLabels: realLabels, mode: .stepwise, intermediateLosses: intermediate).metaLoss
+        }
+    }
+
+    func testStepwiseRecomputationMatchesFullUnroll() throws {
+        for curriculum in CurriculumKind.allCases {
+            for intermediate in [false, true] {
+                let f = Fixture(curriculum: curriculum)
+                let full = try f.metaGradient(.fullUnroll, intermediate: intermediate)
+                let stepwise = try f.metaGradient(.stepwise, intermediate: intermediate)
+                XCTAssertEqual(full.metaLoss, stepwise.metaLoss, accuracy: 1e-12)
+                for (k, name) in f.teacher.parameters.names.enumerated() {
+                    let a = full.gradients[k].doubles, b = stepwise.gradients[k].doubles
+                    let scale = max(a.map(abs).max() ?? 0, 1e-12)
+                    let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThan(worst / scale, 1e-9, "\(curriculum) intermediate=\(intermediate): \(name)")
+                }
+            }
+        }
+    }
+
+    /// Directional derivatives ⟨∇M, d⟩ along directions confined to one group of meta-parameters.
+    func testMetaGradientMatchesFiniteDifferences() throws {
+        for perStep in [true, false] {
+            let f = Fixture(perStep: perStep, seed: 7)
+            let g = try f.metaGradient(.stepwise, intermediate: true)
+            let groups: [(String, (String) -> Bool)] = [
+                ("generator weights", { $0.hasPrefix("gen.fc") || $0.hasPrefix("gen.conv") }),
+                ("generator batch norm", { $0.hasPrefix("gen.bn") }),
+                ("curriculum", { $0 == Teacher.curriculumName }),
+                ("log learning rates", { $0 == Teacher.logLRName }),
+                ("log momenta", { $0 == Teacher.logMomentumName }),
+            ]
+            var rng = SeededGenerator(seed: 11)
+            for (group, member) in groups {
+                let p = f.teacher.parameters
+                let directions = p.names.enumerated().map { k, name in
+                    member(name) ? Tensor.randomNormal(p.tensors[k].shape, dtype: .float64, using: &rng)
+                                 : Tensor.zeros(p.tensors[k].shape, dtype: .float64)
+                }
+                let analytic = zip(g.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+                // Small steps: the meta-loss has kinks wherever a learner's max-pool choice or
+                // leaky-ReLU sign flips, and a larger step can straddle one.
+                let h = 1e-7
+                let up = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * h }), intermediate: true)
+                let down = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 - $1 * h }), intermediate: true)
+                let numeric = (up - down) / (2 * h)
+                XCTAssertGreaterThan(abs(numeric), 1e-8, "\(group) should influence the meta-loss")
+                XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "perStep=\(perStep): \(group)")
+            }
+        }
+    }
+}

@@ -25,11 +25,11 @@ let package = Package(
         .target(name: "TensorEngine", dependencies: ["Kernels"], swiftSettings: kernelFlags),
         .target(name: "NeuralNet", dependencies: ["TensorEngine"], swiftSettings: kernelFlags),
         .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: kernelFlags),
-        .target(name: "GTN", dependencies: ["NeuralNet", "Datasets"], swiftSettings: kernelFlags),
+        .target(name: "GTN", dependencies: ["NeuralNet", "Datasets", "CZlib"], swiftSettings: kernelFlags),
         .target(name: "NAS", dependencies: ["GTN"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "GTNCLI",
-            dependencies: ["GTN", "NAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["GTN", "NAS", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: kernelFlags),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"]),

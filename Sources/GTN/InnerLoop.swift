@@ -40,32 +40,40 @@ public struct TrainedLearner {
     public let innerLosses: [Double]
 }
 
+/// Trains `learner` from `initial` for `steps` SGD-with-momentum steps without a meta-graph
+/// (evaluation, baselines, NAS). `batch(t)` gives step t's images and labels; `observe` sees the
+/// parameters and scoring means after each step.
+public func trainLearner(_ learner: Learner, from initial: Parameters, steps: Int,
+                         batch: (Int) throws -> (images: Tensor, labels: [Int]),
+                         learningRate: (Int) -> Double, momentum: (Int) -> Double,
+                         observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
+    var θ = initial.detached()
+    var buffers = θ.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
+    var means: [Tensor] = []
+    var losses: [Double] = []
+    for t in 0..<steps {
+        let (images, labels) = try batch(t)
+        let step = try innerStep(learner, parameters: θ.requiringGradient(), buffers: buffers, images: images.detached(),
+                                 labels: labels, learningRate: Tensor(learningRate(t), dtype: images.dtype),
+                                 momentum: Tensor(momentum(t), dtype: images.dtype), createGraph: false)
+        θ = step.parameters.detached()
+        buffers = step.buffers.detached()
+        means = step.means.map { $0.detached() }
+        losses.append(step.loss.item)
+        try observe?(t, θ, means)
+    }
+    return TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: losses)
+}
+
 extension Teacher {
-    /// Trains `learner` from `initial` for all steps of `plan` without a meta-graph (evaluation, NAS).
-    /// `observe` sees the parameters and scoring means after each step.
+    /// Trains `learner` on this teacher's curriculum with the learned learning rates and momenta.
     public func train(_ learner: Learner, from initial: Parameters, plan: InnerPlan,
-                      observe: ((Int, Parameters, [Tensor]) -> Void)? = nil) throws -> TrainedLearner {
-        var θ = initial.detached()
-        var buffers = θ.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
-        var means: [Tensor] = []
-        var losses: [Double] = []
+                      observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
         let fixed = parameters.detached()
-        for t in plan.steps.indices {
-            let images = withoutGradientRecording { batch(t, of: plan, fixed) }
-            let i = optimizerIndex(t)
-            let lr = fixed[Self.logLRName].slice(alongAxis: 0, i..<i + 1).doubles[0]
-            let m = fixed[Self.logMomentumName].slice(alongAxis: 0, i..<i + 1).doubles[0]
-            let dtype = images.dtype
-            let step = try innerStep(learner, parameters: θ.requiringGradient(), buffers: buffers, images: images,
-                                     labels: plan.steps[t].labels, learningRate: Tensor(Foundation.exp(lr), dtype: dtype),
-                                     momentum: Tensor(Foundation.exp(m), dtype: dtype), createGraph: false)
-            θ = step.parameters.detached()
-            buffers = step.buffers.detached()
-            means = step.means.map { $0.detached() }
-            losses.append(step.loss.item)
-            observe?(t, θ, means)
-        }
-        return TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: losses)
+        let lrs = innerLearningRates, momenta = innerMomenta
+        return try trainLearner(learner, from: initial, steps: plan.steps.count,
+                                batch: { t in withoutGradientRecording { (batch(t, of: plan, fixed), plan.steps[t].labels) } },
+                                learningRate: { lrs[$0] }, momentum: { momenta[$0] }, observe: observe)
     }
 }
 

@@ -1,0 +1,100 @@
+import Foundation
+import NeuralNet
+import TensorEngine
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A meta-training checkpoint: one safetensors file with the teacher's parameters (generator,
+/// curriculum, learned inner optimizer) and Adam's moments, its metadata holding the
+/// configuration and the rest of the state as JSON. One file, written atomically, so a killed run
+/// leaves either the previous checkpoint or the new one. `config.json` beside it is for people.
+public enum Checkpoint {
+    public static let fileName = "checkpoint.safetensors"
+    public static let configurationFileName = "config.json"
+    static let format = "gtn-checkpoint/1"
+
+    struct Scalars: Codable {
+        var iteration: Int
+        var adamStep: Int
+        var rng: SeededGenerator
+        var clippedCount: Int
+        var skippedCount: Int
+        var consecutiveFailures: Int
+    }
+
+    public static func url(in directory: URL) -> URL { directory.appendingPathComponent(fileName) }
+
+    public static func exists(in directory: URL) -> Bool {
+        FileManager.default.fileExists(atPath: url(in: directory).path)
+    }
+
+    public static func save(_ state: TrainingState, configuration: TrainingConfiguration, to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let p = state.teacher.parameters
+        var tensors: [(name: String, tensor: Tensor)] = Array(zip(p.names, p.tensors))
+        tensors += zip(p.names, state.adam.firstMoments).map { ("adam.m/" + $0, $1) }
+        tensors += zip(p.names, state.adam.secondMoments).map { ("adam.v/" + $0, $1) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let scalars = Scalars(iteration: state.iteration, adamStep: state.adam.step, rng: state.rng,
+                              clippedCount: state.clippedCount, skippedCount: state.skippedCount,
+                              consecutiveFailures: state.consecutiveFailures)
+        let configurationJSON = String(decoding: try encoder.encode(configuration), as: UTF8.self)
+        let metadata = [
+            "format": format,
+            "configuration": configurationJSON,
+            "state": String(decoding: try encoder.encode(scalars), as: UTF8.self),
+        ]
+        try SafeTensors.write(tensors, metadata: metadata, to: url(in: directory))
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try AtomicFile.write(try encoder.encode(configuration), to: directory.appendingPathComponent(configurationFileName))
+    }
+
+    public static func load(from directory: URL) throws -> (configuration: TrainingConfiguration, state: TrainingState) {
+        let file = url(in: directory)
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw CheckpointError(description: "\(file.path): no checkpoint here (expected \(fileName) in \(directory.path))")
+        }
+        let contents = try SafeTensors.read(from: file)
+        func fail(_ what: String) -> CheckpointError { CheckpointError(description: "\(file.path): \(what)") }
+        guard contents.metadata["format"] == format else {
+            throw fail("not a GTN checkpoint (metadata format is \(contents.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)')")
+        }
+        let decoder = JSONDecoder()
+        let configuration: TrainingConfiguration
+        let scalars: Scalars
+        do {
+            configuration = try decoder.decode(TrainingConfiguration.self, from: Data((contents.metadata["configuration"] ?? "").utf8))
+            scalars = try decoder.decode(Scalars.self, from: Data((contents.metadata["state"] ?? "").utf8))
+        } catch {
+            throw fail("unreadable configuration or state in the metadata: \(error)")
+        }
+        // The expected names and shapes come from a teacher built for the same configuration.
+        var rng = SeededGenerator(seed: 0)
+        let template = Teacher(preset: configuration.preset, curriculum: configuration.curriculum, using: &rng)
+        func tensor(_ name: String, like expected: Tensor) throws -> Tensor {
+            guard let t = contents.tensor(named: name) else { throw fail("missing tensor '\(name)'") }
+            guard t.shape == expected.shape else {
+                throw fail("tensor '\(name)' has shape \(t.shape), expected \(expected.shape) for preset \(configuration.preset.name.rawValue)")
+            }
+            guard t.dtype == .float32 else { throw fail("tensor '\(name)' is \(t.dtype), expected float32") }
+            return t
+        }
+        let names = template.parameters.names
+        let values = try zip(names, template.parameters.tensors).map { try tensor($0, like: $1) }
+        let m = try zip(names, template.parameters.tensors).map { try tensor("adam.m/" + $0, like: $1) }
+        let v = try zip(names, template.parameters.tensors).map { try tensor("adam.v/" + $0, like: $1) }
+        for (name, t) in zip(names, values) where !t.doubles.allSatisfy(\.isFinite) {
+            throw fail("tensor '\(name)' holds non-finite values")
+        }
+        let teacher = Teacher(preset: configuration.preset, curriculum: configuration.curriculum,
+                              parameters: Parameters(names: names, tensors: values))
+        let state = TrainingState(iteration: scalars.iteration, teacher: teacher,
+                                  adam: Adam(step: scalars.adamStep, firstMoments: m, secondMoments: v), rng: scalars.rng,
+                                  clippedCount: scalars.clippedCount, skippedCount: scalars.skippedCount,
+                                  consecutiveFailures: scalars.consecutiveFailures)
+        return (configuration, state)
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Datasets
+import NeuralNet
+import TensorEngine
+
+/// Accuracy of a trained learner on a labelled set, scored with the rule of reference §2.
+public func accuracy(of learner: Learner, _ trained: TrainedLearner, on set: LabeledImages, batchSize: Int = 1000) -> Double {
+    withoutGradientRecording {
+        let statistics: BatchStatistics = learner.architecture == .weightNormalized ? .recorded(trained.scoringMeans) : .batch
+        var correct = 0.0
+        var start = 0
+        while start < set.count {
+            let indices = Array(start..<min(start + batchSize, set.count))
+            let (images, labels) = set.batch(indices, dtype: trained.parameters.tensors[0].dtype)
+            let logits = learner(images, trained.parameters, statistics: statistics).logits
+            correct += TensorEngine.accuracy(logits: logits, labels: labels) * Double(indices.count)
+            start += batchSize
+        }
+        return set.count == 0 ? 0 : correct / Double(set.count)
+    }
+}
+
+/// GTN-T accuracy (reference §5): K fresh learners trained for T steps on the teacher's
+/// curriculum and scored on a labelled set.
+public struct GTNEvaluation: Codable, Sendable {
+    public let steps: Int
+    public let learners: Int
+    public let accuracies: [Double]
+    public let widths: [LearnerWidths]
+    /// Mean accuracy over the learners after each inner step (when asked for).
+    public let curve: [Double]?
+    public let seconds: Double
+
+    public var mean: Double { accuracies.reduce(0, +) / Double(max(accuracies.count, 1)) }
+    public var standardDeviation: Double {
+        let m = mean
+        return (accuracies.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(accuracies.count, 1))).squareRoot()
+    }
+}
+
+/// The real-data baseline of reference §5: the same learners trained T steps on real batches.
+public struct RealBaseline: Codable, Sendable {
+    public struct Row: Codable, Sendable {
+        public let learningRate: Double
+        public let accuracies: [Double]
+        public var mean: Double { accuracies.reduce(0, +) / Double(max(accuracies.count, 1)) }
+    }
+    public let steps: Int
+    public let rows: [Row]
+    public var best: Row? { rows.max { $0.mean < $1.mean } }
+}
+
+public struct Evaluator {
+    public let teacher: Teacher
+    public let data: RealData
+    /// Learner widths are drawn from these ranges (the preset's by default).
+    public var widthRanges: WidthRanges
+
+    public init(teacher: Teacher, data: RealData, widthRanges: WidthRanges? = nil) {
+        self.teacher = teacher
+        self.data = data
+        self.widthRanges = widthRanges ?? teacher.preset.widthRanges
+    }
+
+    /// The K learners of an evaluation: the same for a given seed, so evaluations compare.
+    func learners(_ count: Int, seed: UInt64) -> [(Learner, Parameters)] {
+        var rng = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in
+            let learner = Learner(architecture: teacher.preset.learner, widths: widthRanges.sample(using: &rng))
+            return (learner, learner.initialParameters(using: &rng))
+        }
+    }
+
+    /// GTN-T accuracy of `count` learners on the test set (or `set`), optionally after every step.
+    public func gtnAccuracy(learners count: Int, seed: UInt64 = 1_000_003, on set: LabeledImages? = nil,
+                            curve: Bool = false, progress: ((Int) -> Void)? = nil) throws -> GTNEvaluation {
+        let start = Date()
+        let target = set ?? data.test
+        var planRNG = SeededGenerator(seed: seed ^ 0x5EED)
+        let plan = teacher.plan(using: &planRNG)
+        var accuracies: [Double] = []
+        var perStep = [Double](repeating: 0, count: plan.steps.count)
+        let pairs = learners(count, seed: seed)
+        for (k, (learner, initial)) in pairs.enumerated() {
+            let trained = try teacher.train(learner, from: initial, plan: plan) { t, θ, means in
+                guard curve else { return }
+                let partial = TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: [])
+                perStep[t] += accuracy(of: learner, partial, on: target) / Double(count)
+            }
+            accuracies.append(accuracy(of: learner, trained, on: target))
+            progress?(k + 1)
+        }
+        return GTNEvaluation(steps: plan.steps.count, learners: count, accuracies: accuracies,
+                             widths: pairs.map { $0.0.widths }, curve: curve ? perStep : nil,
+                             seconds: Date().timeIntervalSince(start))
+    }
+
+    public static let baselineLearningRates = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
+
+    /// Real-T accuracy: the same learners trained on shuffled real batches of B with SGD and
+    /// momentum 0.5, for each learning rate of the grid.
+    public func realBaseline(learners count: Int, seed: UInt64 = 1_000_003,
+                             learningRates: [Double] = Evaluator.baselineLearningRates,
+                             momentum: Double = 0.5, progress: ((Int) -> Void)? = nil) throws -> RealBaseline {
+        let T = teacher.preset.steps, B = teacher.preset.batchSize
+        let pairs = learners(count, seed: seed)
+        var rows: [RealBaseline.Row] = []
+        for lr in learningRates {
+            var accuracies: [Double] = []
+            for (k, (learner, initial)) in pairs.enumerated() {
+                var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
+                let trained = try trainLearner(learner, from: initial, steps: T,
+                                               batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
+                                               learningRate: { _ in lr }, momentum: { _ in momentum })
+                accuracies.append(accuracy(of: learner, trained, on: data.test))
+            }
+            rows.append(.init(learningRate: lr, accuracies: accuracies))
+            progress?(rows.count)
+        }
+        return RealBaseline(steps: T, rows: rows)
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import NeuralNet
+import TensorEngine
+
+/// What a meta-training run is: the preset (with any overrides), the curriculum variant and
+/// the outer loop's settings. Saved with every checkpoint.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    public var preset: Preset
+    public var curriculum: CurriculumKind = .full
+    public var outerIterations: Int
+    /// Every learner gets these widths instead of random ones (`--widths`).
+    public var fixedWidths: LearnerWidths?
+    public var seed: UInt64 = 0
+    public var memoryMode: MemoryMode = .stepwise
+    public var intermediateLosses = false
+    /// The meta-gradient's global norm is clipped to this.
+    public var clipNorm = 10.0
+    /// Consecutive non-finite iterations after which training stops.
+    public var maxConsecutiveFailures = 5
+    public var dataset = "mnist"
+
+    public init(preset: Preset, outerIterations: Int? = nil) {
+        self.preset = preset
+        self.outerIterations = outerIterations ?? preset.outerIterations
+    }
+
+    public var widthRanges: WidthRanges { fixedWidths.map(WidthRanges.fixed) ?? preset.widthRanges }
+}
+
+/// Everything that changes during meta-training; a checkpoint stores exactly this.
+public struct TrainingState: Sendable {
+    /// Outer iterations completed.
+    public var iteration = 0
+    public var teacher: Teacher
+    public var adam: Adam
+    public var rng: SeededGenerator
+    public var clippedCount = 0
+    public var skippedCount = 0
+    public var consecutiveFailures = 0
+}
+
+/// One outer iteration's record, as written to `metrics.jsonl`.
+public struct IterationMetrics: Codable, Sendable {
+    public var iteration: Int
+    public var metaLoss: Double
+    public var innerLossFirst: Double
+    public var innerLossLast: Double
+    public var gradientNorm: Double
+    public var clipped: Bool
+    public var skipped: Bool
+    public var outerLearningRate: Double
+    public var widths: LearnerWidths
+    public var seconds: Double
+    public var peakMemoryBytes: Int
+}
+
+public struct TrainingFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The outer loop: sample a learner, differentiate the real-data loss through its inner training,
+/// and take an Adam step on the teacher.
+public final class MetaTrainer {
+    public let configuration: TrainingConfiguration
+    public let data: RealData
+    public private(set) var state: TrainingState
+
+    public init(configuration: TrainingConfiguration, data: RealData) {
+        self.configuration = configuration
+        self.data = data
+        var rng = SeededGenerator(seed: configuration.seed)
+        var teacherRNG = rng.split()
+        let teacher = Teacher(preset: configuration.preset, curriculum: configuration.curriculum, using: &teacherRNG)
+        state = TrainingState(teacher: teacher, adam: Adam(like: teacher.parameters.tensors), rng: rng)
+    }
+
+    /// Continues from a saved state.
+    public init(configuration: TrainingConfiguration, data: RealData, state: TrainingState) {
+        self.configuration = configuration
+        self.data = data
+        self.state = state
+    }
+
+    public var isFinished: Bool { state.iteration >= configuration.outerIterations }
+
+    /// Runs one outer iteration. A non-finite meta-loss or gradient skips the update (logged in
+    /// the metrics); too many in a row throw, leaving the state as it was before them.
+    public func step() throws -> IterationMetrics {
+        let start = Date()
+        BufferPool.shared.resetPeak()
+        var rng = state.rng
+        let preset = configuration.preset
+        let learner = Learner(architecture: preset.learner, widths: configuration.widthRanges.sample(using: &rng))
+        let initial = learner.initialParameters(using: &rng)
+        let plan = state.teacher.plan(using: &rng)
+        let real = data.train.randomBatch(size: preset.batchSize, using: &rng)
+        let result = try state.teacher.metaGradient(learner: learner, initial: initial, plan: plan,
+                                                    realImages: real.images, realLabels: real.labels,
+                                                    mode: configuration.memoryMode,
+                                                    intermediateLosses: configuration.intermediateLosses)
+        let lr = cosineLearningRate(initial: preset.outerLearningRate, step: state.iteration, total: configuration.outerIterations)
+        let (clippedGradients, norm) = clippedByGlobalNorm(result.gradients, maxNorm: configuration.clipNorm)
+        let finite = result.metaLoss.isFinite && norm.isFinite
+        state.rng = rng
+        state.iteration += 1
+        if finite {
+            state.teacher.parameters.tensors = state.adam.update(state.teacher.parameters.tensors, gradients: clippedGradients, learningRate: lr)
+            state.consecutiveFailures = 0
+            if norm > configuration.clipNorm { state.clippedCount += 1 }
+        } else {
+            state.skippedCount += 1
+            state.consecutiveFailures += 1
+            if state.consecutiveFailures >= configuration.maxConsecutiveFailures {
+                throw TrainingFailure(description: "meta-training stopped: \(state.consecutiveFailures) consecutive outer iterations had a non-finite meta-loss or meta-gradient (last at iteration \(state.iteration), meta-loss \(result.metaLoss), gradient norm \(norm)); the last good checkpoint is kept")
+            }
+        }
+        return IterationMetrics(iteration: state.iteration, metaLoss: result.metaLoss,
+                                innerLossFirst: result.innerLosses.first ?? .nan, innerLossLast: result.innerLosses.last ?? .nan,
+                                gradientNorm: norm, clipped: finite && norm > configuration.clipNorm, skipped: !finite,
+                                outerLearningRate: lr, widths: learner.widths, seconds: Date().timeIntervalSince(start),
+                                peakMemoryBytes: BufferPool.shared.statistics.peakLiveBytes)
+    }
+}

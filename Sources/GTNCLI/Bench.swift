@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import GTN
+import Kernels
+import TensorEngine
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the engine's speed (release builds only give meaningful numbers).",
+        subcommands: [KernelsBench.self, TrainBench.self])
+}
+
+struct KernelsBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "GFLOP/s of GEMM (pure Swift and OpenBLAS side by side) and of conv2d's three passes at the paper preset's MNIST shapes.")
+
+    @Option(help: "Seconds to spend timing each case (median of repeated runs).")
+    var seconds: Double = 0.5
+
+    @Option(help: "Batch size of the convolution shapes.")
+    var batch: Int = 128
+
+    func run() throws {
+        var backends: [GEMMBackend] = [.swift]
+        if OpenBLAS.isAvailable { backends.append(.openBLAS) }
+        Terminal.line("threads: \(Parallel.threadCount); OpenBLAS: \(OpenBLAS.libraryDescription); default GEMM: \(GEMM.defaultBackend.rawValue)")
+        Terminal.line("GEMM (GFLOP/s)")
+        let rows = KernelBenchmark.gemm(shapes: KernelBenchmark.noteShapes, backends: backends, minSeconds: seconds)
+        let shapeLabels = KernelBenchmark.noteShapes.map(\.label)
+        Terminal.line("  " + "shape".padding(toLength: 34, withPad: " ", startingAt: 0) + backends.map { $0.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined() + (backends.count > 1 ? "swift/openBLAS" : ""))
+        for label in shapeLabels {
+            let values = backends.map { b in rows.first { $0.label == label && $0.backend == b }?.gflops ?? .nan }
+            var line = "  " + label.padding(toLength: 34, withPad: " ", startingAt: 0)
+            line += values.map { String(format: "%-10.1f", $0) }.joined()
+            if values.count > 1 { line += String(format: "%.2f", values[0] / values[1]) }
+            Terminal.line(line)
+        }
+
+        Terminal.line("conv2d at batch \(batch) (paper preset shapes, widths 64/128; GFLOP/s and time relative to the GEMM it reduces to)")
+        let cases: [(String, [Int], [Int])] = [
+            ("learner conv1 1→64 @28", [batch, 1, 28, 28], [64, 1, 3, 3]),
+            ("learner conv2 64→128 @14", [batch, 64, 14, 14], [128, 64, 3, 3]),
+            ("generator conv1 128→64 @14", [batch, 128, 14, 14], [64, 128, 3, 3]),
+            ("generator conv2 64→1 @28", [batch, 64, 28, 28], [1, 64, 3, 3]),
+        ]
+        var rng = SeededGenerator(seed: 1)
+        for (label, xShape, wShape) in cases {
+            let x = Tensor.randomNormal(xShape, using: &rng), w = Tensor.randomNormal(wShape, using: &rng)
+            let y = conv2d(x, w, padding: 1)
+            let gy = Tensor.randomNormal(y.shape, using: &rng)
+            let flops = 2.0 * Double(xShape[0] * wShape[0] * xShape[1] * 9 * xShape[2] * xShape[3])
+            let m = wShape[0], k = xShape[1] * 9, n = xShape[0] * xShape[2] * xShape[3]
+            let passes: [(String, () -> Void, (m: Int, n: Int, k: Int, ta: Bool, tb: Bool))] = [
+                ("forward", { _ = conv2d(x, w, padding: 1) }, (m, n, k, false, false)),
+                ("input-grad", { _ = conv2dInputGradient(gy, w, inputShape: xShape, padding: 1) }, (k, n, m, true, false)),
+                ("weight-grad", { _ = conv2dWeightGradient(x, gy, weightShape: wShape, padding: 1) }, (m, k, n, false, true)),
+            ]
+            for (pass, body, g) in passes {
+                let t = medianSeconds(minSeconds: seconds, body)
+                let gemm = KernelBenchmark.gemm(shapes: [("", g.m, g.n, g.k, g.ta, g.tb)], backends: [GEMM.defaultBackend], minSeconds: seconds)[0]
+                Terminal.line(String(format: "  %-28@ %-12@ %7.1f GFLOP/s  %.2f× its GEMM (%.1f GFLOP/s)",
+                                     label, pass, flops / t / 1e9, t / gemm.seconds, gemm.gflops))
+            }
+        }
+    }
+}
+
+/// Median wall time of `body` over repeated runs lasting at least `minSeconds` in all.
+func medianSeconds(minSeconds: Double, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    let start = Date()
+    repeat {
+        let t0 = Date()
+        body()
+        times.append(Date().timeIntervalSince(t0))
+    } while Date().timeIntervalSince(start) < minSeconds || times.count < 3
+    return times.sorted()[times.count / 2]
+}
+
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Seconds per outer meta-training iteration and peak memory for a preset (median after a warm-up).")
+
+    @Option(help: "Preset: cpu, paper or seed.")
+    var preset: Preset.Name = .paper
+
+    @Option(help: "Fixed learner widths c1,c2,f (default 64,128,256 for paper, random otherwise).")
+    var widths: LearnerWidths?
+
+    @Option(help: "Timed outer iterations (after one warm-up).")
+    var outer: Int = 3
+
+    @Option(help: "Inner steps T.")
+    var steps: Int?
+
+    @Option(help: "Meta-gradient memory mode.")
+    var memory: MemoryMode = .stepwise
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @OptionGroup var data: DataOptions
+
+    func validate() throws {
+        try requirePositive(outer, "--outer")
+        try requirePositive(steps, "--steps")
+    }
+
+    func run() throws {
+        var p = Preset.named(preset)
+        if let steps { p.steps = steps }
+        var c = TrainingConfiguration(preset: p, outerIterations: outer + 1)
+        c.fixedWidths = widths ?? (preset == .paper ? LearnerWidths(conv1: 64, conv2: 128, fc: 256) : nil)
+        c.memoryMode = memory
+        let trainer = MetaTrainer(configuration: c, data: try data.load(quiet: json))
+        var seconds: [Double] = []
+        var poolPeak = 0
+        for i in 0...outer {
+            let m = try trainer.step()
+            if i > 0 { seconds.append(m.seconds); poolPeak = max(poolPeak, m.peakMemoryBytes) }
+            if !json { Terminal.line(String(format: "outer %d%@: %.2f s, meta-loss %.4f", i, i == 0 ? " (warm-up)" : "", m.seconds, m.metaLoss)) }
+        }
+        let median = seconds.sorted()[seconds.count / 2]
+        let rss = peakResidentBytes()
+        if json {
+            let object: [String: Any] = [
+                "preset": preset.rawValue, "memory_mode": memory.rawValue, "widths": c.fixedWidths?.description ?? "random",
+                "steps": p.steps, "batch": p.batchSize, "seconds_per_outer_median": median, "seconds_per_outer": seconds,
+                "peak_rss_bytes": rss, "peak_tensor_bytes": poolPeak,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
+        } else {
+            Terminal.line(String(format: "median %.2f s per outer iteration; peak RSS %.2f GiB; peak live tensors %.2f GiB",
+                                 median, Double(rss) / 1_073_741_824, Double(poolPeak) / 1_073_741_824))
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import GTN
+import TensorEngine
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render a checkpoint's generated curriculum as a PNG grid, or export it as safetensors.",
+        discussion: """
+        The grid has one row per inner step and one column per batch slot (the class is written above \
+        each column). --export writes the T×B generated images (`images` [T,B,1,28,28] in normalized \
+        space), their `labels` [T,B] and the learned `lr` [T] and `momentum` [T], so any framework can \
+        train on exactly what the learners see.
+        """)
+
+    @Option(help: "Run directory holding checkpoint.safetensors.")
+    var checkpoint: String
+
+    @Option(help: "PNG file to write.")
+    var out: String?
+
+    @Option(help: "Batch slots to show per step (columns).")
+    var columns: Int = 10
+
+    @Option(help: "Safetensors file to write the whole generated curriculum to.")
+    var export: String?
+
+    @Option(help: "Seed for the curriculum's random order or fresh noise (variants other than full).")
+    var seed: UInt64 = 1_000_003
+
+    func validate() throws {
+        try requirePositive(columns, "--columns")
+        if out == nil && export == nil { throw ValidationError("give --out FILE.png, --export FILE.safetensors, or both") }
+        if let out, !out.lowercased().hasSuffix(".png") { throw ValidationError("--out must name a .png file, got \(out)") }
+    }
+
+    func run() throws {
+        let (_, state) = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
+        let teacher = state.teacher
+        var rng = SeededGenerator(seed: seed ^ 0x5EED)
+        let plan = teacher.plan(using: &rng)
+        let T = plan.steps.count, B = teacher.preset.batchSize
+        let images = withoutGradientRecording { (0..<T).map { teacher.batch($0, of: plan, teacher.parameters) } }
+
+        if let out {
+            let shown = min(columns, B)
+            var grid = ImageGrid(rows: T, columns: shown)
+            for t in 0..<T {
+                grid.setRowLabel(t, text: "\(t)")
+                let values = images[t].scalars
+                for c in 0..<shown {
+                    grid.setCell(row: t, column: c, pixels: Array(values[(c * 784)..<((c + 1) * 784)]))
+                }
+            }
+            for c in 0..<shown { grid.setColumnLabel(c, text: "\(plan.steps[0].labels[c])") }
+            try AtomicFile.write(grid.pngData(), to: URL(fileURLWithPath: out))
+            Terminal.line("wrote \(T)×\(shown) grid to \(out)")
+        }
+        if let export {
+            let all = concat(images, alongAxis: 0).reshaped(to: [T, B, 1, 28, 28])
+            let labels = plan.steps.flatMap { $0.labels.map(Int32.init) }
+            try SafeTensors.write([("images", all),
+                                   ("lr", Tensor(shape: [T], doubles: teacher.innerLearningRates).converted(to: .float32)),
+                                   ("momentum", Tensor(shape: [T], doubles: teacher.innerMomenta).converted(to: .float32))],
+                                  integerTensors: [("labels", [T, B], labels)],
+                                  metadata: ["preset": teacher.preset.name.rawValue, "curriculum": teacher.curriculum.rawValue],
+                                  to: URL(fileURLWithPath: export))
+            Terminal.line("exported \(T)×\(B) images, labels, lr and momentum to \(export)")
+        }
+    }
+}

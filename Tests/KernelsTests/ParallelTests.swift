@@ -1,0 +1,55 @@
+import XCTest
+@testable import Kernels
+
+final class ParallelTests: XCTestCase {
+    func testThreadCountIsPositiveAndOverridable() {
+        XCTAssertGreaterThanOrEqual(Parallel.threadCount, 1)
+        Parallel.setThreadCount(3)
+        XCTAssertEqual(Parallel.threadCount, 3)
+        Parallel.setThreadCount(nil)
+        XCTAssertGreaterThanOrEqual(Parallel.threadCount, 1)
+    }
+
+    func testForEachChunkVisitsEveryChunkOnce() {
+        for chunks in [0, 1, 2, 7, 64] {
+            let seen = LockedState([Int](repeating: 0, count: chunks))
+            Parallel.forEachChunk(chunks) { i in seen.withLock { $0[i] += 1 } }
+            XCTAssertEqual(seen.withLock { $0 }, [Int](repeating: 1, count: chunks), "chunks \(chunks)")
+        }
+    }
+
+    func testForRangesCoversEveryIndexOnce() {
+        for (count, minParallel) in [(0, 1), (1, 1), (5, 1), (1000, 1), (1001, 10), (100_003, 65_536), (70_000, 1_000_000)] {
+            let seen = LockedState([Int](repeating: 0, count: count))
+            let calls = LockedState(0)
+            Parallel.forRanges(count, minParallel: minParallel) { range in
+                calls.withLock { $0 += 1 }
+                seen.withLock { s in for i in range { s[i] += 1 } }
+            }
+            XCTAssertEqual(seen.withLock { $0 }, [Int](repeating: 1, count: count), "count \(count)")
+            if count > 0 && count < minParallel {
+                XCTAssertEqual(calls.withLock { $0 }, 1, "below minParallel must run serially")
+            }
+        }
+    }
+
+    func testForRangesSplitsLargeWorkWhenThreadsAvailable() throws {
+        Parallel.setThreadCount(2)
+        defer { Parallel.setThreadCount(nil) }
+        let calls = LockedState(0)
+        Parallel.forRanges(200_000) { _ in calls.withLock { $0 += 1 } }
+        XCTAssertEqual(calls.withLock { $0 }, 2)
+    }
+}
+
+final class CPUFeaturesTests: XCTestCase {
+    func testThisMachineHasRequiredFeatures() {
+        XCTAssertNil(CPUFeatures.missingRequiredFeatures())
+        #if arch(x86_64) && os(Linux)
+        // Guards against the check passing only because the flags could not be read.
+        let flags = CPUFeatures.cpuFlags()
+        XCTAssertNotNil(flags)
+        XCTAssertTrue(flags?.contains("avx2") ?? false)
+        #endif
+    }
+}

@@ -1,0 +1,174 @@
+import Datasets
+import Foundation
+import NeuralNet
+import TensorEngine
+import XCTest
+@testable import GTN
+
+/// Checkpoints, resume and a short real training run.
+final class TrainingTests: XCTestCase {
+    static func tinyConfiguration(curriculum: CurriculumKind = .full) -> TrainingConfiguration {
+        var p = Preset.named(.cpu)
+        p.generator = .weightNormalized(channels: 4, middle: 4)
+        p.steps = 3
+        p.batchSize = 10
+        var c = TrainingConfiguration(preset: p, outerIterations: 6)
+        c.fixedWidths = LearnerWidths(conv1: 3, conv2: 4, fc: 8)
+        c.curriculum = curriculum
+        c.seed = 7
+        return c
+    }
+
+    /// Random images stand in for MNIST where only the mechanics are under test.
+    static let syntheticData: RealData = {
+        var rng = SeededGenerator(seed: 3)
+        func set(_ n: Int) -> LabeledImages {
+            LabeledImages(count: n, rows: 28, cols: 28, pixels: (0..<(n * 784)).map { _ in Float(rng.nextNormal()) },
+                          labels: (0..<n).map { Int32($0 % 10) })
+        }
+        return RealData(splits: MNISTSplits(train: set(64), validation: set(20), test: set(30)))
+    }()
+
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gtn-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    func testCheckpointRoundTrip() throws {
+        let trainer = MetaTrainer(configuration: Self.tinyConfiguration(), data: Self.syntheticData)
+        _ = try trainer.step()
+        let dir = try temporaryDirectory()
+        try Checkpoint.save(trainer.state, configuration: trainer.configuration, to: dir)
+        let (configuration, state) = try Checkpoint.load(from: dir)
+        XCTAssertEqual(configuration, trainer.configuration)
+        XCTAssertEqual(state.iteration, 1)
+        XCTAssertEqual(state.rng, trainer.state.rng)
+        XCTAssertEqual(state.adam.step, trainer.state.adam.step)
+        XCTAssertEqual(state.teacher.parameters.names, trainer.state.teacher.parameters.names)
+        for (a, b) in zip(state.teacher.parameters.tensors + state.adam.firstMoments + state.adam.secondMoments,
+                          trainer.state.teacher.parameters.tensors + trainer.state.adam.firstMoments + trainer.state.adam.secondMoments) {
+            XCTAssertEqual(a.scalars, b.scalars)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(Checkpoint.configurationFileName).path))
+    }
+
+    func testResumeGivesTheSameResultAsAnUninterruptedRun() throws {
+        for curriculum in [CurriculumKind.full, .none] {
+            let configuration = Self.tinyConfiguration(curriculum: curriculum)
+            let uninterrupted = MetaTrainer(configuration: configuration, data: Self.syntheticData)
+            var losses: [Double] = []
+            for _ in 0..<4 { losses.append(try uninterrupted.step().metaLoss) }
+
+            let first = MetaTrainer(configuration: configuration, data: Self.syntheticData)
+            var resumedLosses = [try first.step().metaLoss, try first.step().metaLoss]
+            let dir = try temporaryDirectory()
+            try Checkpoint.save(first.state, configuration: configuration, to: dir)
+            let (saved, state) = try Checkpoint.load(from: dir)
+            let second = MetaTrainer(configuration: saved, data: Self.syntheticData, state: state)
+            resumedLosses += [try second.step().metaLoss, try second.step().metaLoss]
+
+            XCTAssertEqual(resumedLosses, losses, "\(curriculum)")
+            for (a, b) in zip(second.state.teacher.parameters.tensors, uninterrupted.state.teacher.parameters.tensors) {
+                XCTAssertEqual(a.scalars, b.scalars, "\(curriculum)")
+            }
+        }
+    }
+
+    func testSameSeedSameRun() throws {
+        let a = MetaTrainer(configuration: Self.tinyConfiguration(curriculum: .allShuffled), data: Self.syntheticData)
+        let b = MetaTrainer(configuration: Self.tinyConfiguration(curriculum: .allShuffled), data: Self.syntheticData)
+        XCTAssertEqual(try a.step().metaLoss, try b.step().metaLoss)
+        XCTAssertEqual(a.state.teacher.parameters.tensors.last?.scalars, b.state.teacher.parameters.tensors.last?.scalars)
+    }
+
+    func testCorruptedOrForeignCheckpointsAreClearErrors() throws {
+        let dir = try temporaryDirectory()
+        XCTAssertThrowsError(try Checkpoint.load(from: dir)) { error in
+            XCTAssertTrue("\(error)".contains("no checkpoint here"), "\(error)")
+        }
+        let file = Checkpoint.url(in: dir)
+        try Data("not a safetensors file".utf8).write(to: file)
+        XCTAssertThrowsError(try Checkpoint.load(from: dir)) { error in
+            XCTAssertTrue("\(error)".contains(file.path), "\(error)")
+        }
+        try SafeTensors.write([("x", Tensor.zeros([2]))], metadata: [:], to: file)
+        XCTAssertThrowsError(try Checkpoint.load(from: dir)) { error in
+            XCTAssertTrue("\(error)".contains("not a GTN checkpoint"), "\(error)")
+        }
+        // A checkpoint whose tensors do not fit its configuration.
+        let trainer = MetaTrainer(configuration: Self.tinyConfiguration(), data: Self.syntheticData)
+        try Checkpoint.save(trainer.state, configuration: trainer.configuration, to: dir)
+        var contents = try SafeTensors.read(from: file)
+        contents.tensors[0].tensor = Tensor.zeros([3])
+        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: file)
+        XCTAssertThrowsError(try Checkpoint.load(from: dir)) { error in
+            XCTAssertTrue("\(error)".contains("has shape [3], expected"), "\(error)")
+        }
+    }
+
+    func testNonFiniteMetaGradientSkipsTheUpdateAndRepeatedFailuresStop() throws {
+        var configuration = Self.tinyConfiguration()
+        configuration.maxConsecutiveFailures = 2
+        let trainer = MetaTrainer(configuration: configuration, data: Self.syntheticData)
+        // An infinite learning rate makes the inner loop diverge.
+        var state = trainer.state
+        state.teacher.parameters[Teacher.logLRName] = Tensor(filling: 1000, shape: [configuration.preset.steps])
+        let broken = MetaTrainer(configuration: configuration, data: Self.syntheticData, state: state)
+        let before = broken.state.teacher.parameters.tensors.map(\.scalars)
+        let first = try broken.step()
+        XCTAssertTrue(first.skipped)
+        XCTAssertEqual(broken.state.teacher.parameters.tensors.map(\.scalars), before)
+        XCTAssertThrowsError(try broken.step()) { error in
+            XCTAssertTrue("\(error)".contains("2 consecutive outer iterations"), "\(error)")
+        }
+    }
+
+    /// A few outer iterations on real MNIST make the teacher better: the real-data loss of fixed
+    /// learners trained on its curriculum goes down.
+    func testShortRealTrainingRunImprovesTheMetaLoss() throws {
+        guard let directory = Self.mnistDirectory else { throw XCTSkip("real MNIST files not found") }
+        let data = try RealData(splits: DatasetLoader(kind: .mnist, directory: directory, allowDownload: false)
+            .loadSplits(validationCount: 10_000, seed: 0))
+        var configuration = Self.tinyConfiguration()
+        configuration.preset.steps = 4
+        configuration.preset.batchSize = 32
+        configuration.preset.initialInnerLearningRate = 0.1
+        configuration.outerIterations = 12
+        let trainer = MetaTrainer(configuration: configuration, data: data)
+
+        func heldOutLoss(_ teacher: Teacher) throws -> Double {
+            var rng = SeededGenerator(seed: 99)
+            let real = data.validation.randomBatch(size: 200, using: &rng)
+            var total = 0.0
+            for _ in 0..<3 {
+                let learner = Learner(architecture: .weightNormalized, widths: configuration.fixedWidths!)
+                let trained = try teacher.train(learner, from: learner.initialParameters(using: &rng), plan: teacher.plan(using: &rng))
+                total += withoutGradientRecording { realLoss(learner, trained.parameters, means: trained.scoringMeans, images: real.images, labels: real.labels).item }
+            }
+            return total / 3
+        }
+        let before = try heldOutLoss(trainer.state.teacher)
+        while !trainer.isFinished { _ = try trainer.step() }
+        let after = try heldOutLoss(trainer.state.teacher)
+        XCTAssertLessThan(after, before - 0.1, "held-out loss \(before) → \(after)")
+    }
+
+    static let mnistDirectory: URL? = {
+        func holdsMNIST(_ dir: URL) -> Bool {
+            let loader = DatasetLoader(kind: .mnist, directory: dir, allowDownload: false)
+            return DatasetKind.mnist.files.all.allSatisfy { loader.locate($0) != nil }
+        }
+        if let env = ProcessInfo.processInfo.environment["GTN_DATA_DIR"], holdsMNIST(URL(fileURLWithPath: env)) {
+            return URL(fileURLWithPath: env)
+        }
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("shared/data/mnist")
+            if holdsMNIST(candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }()
+}

@@ -26,7 +26,8 @@ public struct GTNEvaluation: Codable, Sendable {
     public let steps: Int
     public let learners: Int
     public let accuracies: [Double]
-    public let widths: [LearnerWidths]
+    /// The learners' architectures, as `LearnerSpec` strings.
+    public let architectures: [String]
     /// Mean accuracy over the learners after each inner step (when asked for).
     public let curve: [Double]?
     public let seconds: Double
@@ -91,7 +92,7 @@ public struct Evaluator {
             progress?(k + 1)
         }
         return GTNEvaluation(steps: plan.steps.count, learners: count, accuracies: accuracies,
-                             widths: pairs.map { $0.0.widths }, curve: curve ? perStep : nil,
+                             architectures: pairs.map { $0.0.spec.description }, curve: curve ? perStep : nil,
                              seconds: Date().timeIntervalSince(start))
     }
 

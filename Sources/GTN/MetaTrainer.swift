@@ -90,7 +90,8 @@ public final class MetaTrainer {
         BufferPool.shared.resetPeak()
         var rng = state.rng
         let preset = configuration.preset
-        let learner = Learner(architecture: preset.learner, widths: configuration.widthRanges.sample(using: &rng))
+        let widths = configuration.widthRanges.sample(using: &rng)
+        let learner = Learner(architecture: preset.learner, widths: widths)
         let initial = learner.initialParameters(using: &rng)
         let plan = state.teacher.plan(using: &rng)
         let real = data.train.randomBatch(size: preset.batchSize, using: &rng)
@@ -117,7 +118,7 @@ public final class MetaTrainer {
         return IterationMetrics(iteration: state.iteration, metaLoss: result.metaLoss,
                                 innerLossFirst: result.innerLosses.first ?? .nan, innerLossLast: result.innerLosses.last ?? .nan,
                                 gradientNorm: norm, clipped: finite && norm > configuration.clipNorm, skipped: !finite,
-                                outerLearningRate: lr, widths: learner.widths, seconds: Date().timeIntervalSince(start),
+                                outerLearningRate: lr, widths: widths, seconds: Date().timeIntervalSince(start),
                                 peakMemoryBytes: BufferPool.shared.statistics.peakLiveBytes)
     }
 }

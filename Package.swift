@@ -36,5 +36,6 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "GTNTests", dependencies: ["GTN"]),
+        .testTarget(name: "NASTests", dependencies: ["NAS"]),
     ]
 )

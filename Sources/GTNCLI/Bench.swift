@@ -118,23 +118,43 @@ struct TrainBench: ParsableCommand {
         let trainer = MetaTrainer(configuration: c, data: try data.load(quiet: json))
         var seconds: [Double] = []
         var poolPeak = 0
+        let profiler = OpProfiler.shared
         for i in 0...outer {
+            if i == 1 {
+                profiler.reset()
+                profiler.isEnabled = true
+            }
             let m = try trainer.step()
             if i > 0 { seconds.append(m.seconds); poolPeak = max(poolPeak, m.peakMemoryBytes) }
             if !json { Terminal.line(String(format: "outer %d%@: %.2f s, meta-loss %.4f", i, i == 0 ? " (warm-up)" : "", m.seconds, m.metaLoss)) }
         }
+        profiler.isEnabled = false
         let median = seconds.sorted()[seconds.count / 2]
         let rss = peakResidentBytes()
+        let flopsPerOuter = profiler.flops / Double(outer)
+        let gflops = flopsPerOuter / median / 1e9
+        let total = seconds.reduce(0, +)
+        let breakdown = profiler.entries.map { e -> [String: Any] in
+            ["op": e.op, "calls_per_outer": Double(e.calls) / Double(outer), "seconds_per_outer": e.seconds / Double(outer),
+             "fraction": e.seconds / total, "gflops": e.flops > 0 ? e.flops / e.seconds / 1e9 : 0]
+        }
         if json {
             let object: [String: Any] = [
                 "preset": preset.rawValue, "memory_mode": memory.rawValue, "widths": c.fixedWidths?.description ?? "random",
                 "steps": p.steps, "batch": p.batchSize, "seconds_per_outer_median": median, "seconds_per_outer": seconds,
-                "peak_rss_bytes": rss, "peak_tensor_bytes": poolPeak,
+                "peak_rss_bytes": rss, "peak_tensor_bytes": poolPeak, "flops_per_outer": flopsPerOuter, "gflops": gflops,
+                "threads": Parallel.threadCount, "gemm_backend": GEMM.defaultBackend.rawValue, "ops": breakdown,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
         } else {
-            Terminal.line(String(format: "median %.2f s per outer iteration; peak RSS %.2f GiB; peak live tensors %.2f GiB",
-                                 median, Double(rss) / 1_073_741_824, Double(poolPeak) / 1_073_741_824))
+            Terminal.line(String(format: "median %.2f s per outer iteration; %.1f GFLOP per iteration (GEMM-based ops), %.1f GFLOP/s; peak RSS %.2f GiB; peak live tensors %.2f GiB",
+                                 median, flopsPerOuter / 1e9, gflops, Double(rss) / 1_073_741_824, Double(poolPeak) / 1_073_741_824))
+            Terminal.line("time per op (share of the timed iterations' wall time):")
+            for e in profiler.entries.prefix(20) {
+                Terminal.line(String(format: "  %-26@ %6.1f%%  %8.3f s/iter  %7.0f calls/iter%@", e.op, 100 * e.seconds / total,
+                                     e.seconds / Double(outer), Double(e.calls) / Double(outer),
+                                     e.flops > 0 ? String(format: "  %.1f GFLOP/s", e.flops / e.seconds / 1e9) : ""))
+            }
         }
     }
 }

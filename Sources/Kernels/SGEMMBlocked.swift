@@ -64,8 +64,7 @@ struct SGEMMOperands {
 /// Splits the problem across threads and runs the blocked loop nest on each part with its own
 /// packing buffers. Splits N (in whole 16-column panels) when it is wide enough, else M (in whole
 /// 6-row tiles). Wide problems get up to 4 parts per thread, handed out dynamically by
-/// concurrentPerform, so a core shared with another process does not hold up the whole call;
-/// parts of at least 8 panels keep the A block (re-packed per part) cheap relative to the work.
+/// concurrentPerform, so a core shared with another process does not hold up the whole call.
 func blockedSGEMM(_ op: SGEMMOperands) {
     let threads = Parallel.threadCount
     let work = Double(op.m) * Double(op.n) * Double(op.k)
@@ -74,10 +73,13 @@ func blockedSGEMM(_ op: SGEMMOperands) {
     var nParts = 1, mParts = 1
     // Below about 100^3 multiply-adds the dispatch and duplicated packing cost more than they save.
     if threads > 1 && work >= 1_000_000 {
+        // A part narrower than one N block would re-pack A more often than a serial run does.
+        let kcBlock = balancedBlock(op.k, max: gemmKCMax, multiple: 8)
+        let minPartPanels = max(8, gemmBBlockFloats / kcBlock / gemmNR)
         if nPanels >= 4 * threads {
-            nParts = min(4 * threads, max(threads, nPanels / 8))
+            nParts = threads * min(4, max(1, nPanels / (threads * minPartPanels)))
         } else if mTiles >= 4 * threads {
-            mParts = min(4 * threads, max(threads, mTiles / 8))
+            mParts = threads * min(4, max(1, mTiles / (threads * 8)))
         } else if nPanels >= 2 {
             nParts = min(threads, nPanels)
         }
@@ -110,38 +112,64 @@ private func blockedSGEMMPart(_ op: SGEMMOperands, rows: Range<Int>, cols: Range
     let mcMax = max(gemmMR, gemmABlockFloats / kcBlock / gemmMR * gemmMR)
     let mcBlock = balancedBlock(rows.count, max: mcMax, multiple: gemmMR)
     let ncMax = max(gemmNR, gemmBBlockFloats / kcBlock / gemmNR * gemmNR)
+    if rows.count <= mcBlock && op.k <= kcBlock {
+        // A single A block (the forward conv shapes): pack it once and stream the N blocks past
+        // it instead of re-packing it per N block. With several K blocks the N-outer order below
+        // is faster (measured: M128 K576 lost 10%), as C's block stays in cache across K blocks.
+        var pc = 0
+        while pc < op.k {
+            let kc = min(kcBlock, op.k - pc)
+            packA(op, ic: rows.lowerBound, mc: rows.count, pc: pc, kc: kc, into: buffer.a)
+            var jc = cols.lowerBound
+            while jc < cols.upperBound {
+                let nc = min(ncMax, cols.upperBound - jc)
+                packB(op, pc: pc, kc: kc, jc: jc, nc: nc, into: buffer.b)
+                macroKernel(op, ic: rows.lowerBound, mc: rows.count, jc: jc, nc: nc, pc: pc, kc: kc, buffer)
+                jc += nc
+            }
+            pc += kc
+        }
+        return
+    }
     var jc = cols.lowerBound
     while jc < cols.upperBound {
         let nc = min(ncMax, cols.upperBound - jc)
         var pc = 0
         while pc < op.k {
             let kc = min(kcBlock, op.k - pc)
-            // Only the first K block applies beta; later ones accumulate onto it.
-            let beta: Float = pc == 0 ? op.beta : 1
             packB(op, pc: pc, kc: kc, jc: jc, nc: nc, into: buffer.b)
             var ic = rows.lowerBound
             while ic < rows.upperBound {
                 let mc = min(mcBlock, rows.upperBound - ic)
                 packA(op, ic: ic, mc: mc, pc: pc, kc: kc, into: buffer.a)
-                var jr = 0
-                while jr < nc {
-                    let tileCols = min(gemmNR, nc - jr)
-                    let bPanel = UnsafePointer(buffer.b + jr * kc)
-                    var ir = 0
-                    while ir < mc {
-                        microKernel6x16(
-                            kc: kc, a: UnsafePointer(buffer.a + ir * kc), b: bPanel,
-                            c: op.c + (ic + ir) * op.ldc + jc + jr, ldc: op.ldc, beta: beta,
-                            rows: min(gemmMR, mc - ir), cols: tileCols, tile: buffer.tile)
-                        ir += gemmMR
-                    }
-                    jr += gemmNR
-                }
+                macroKernel(op, ic: ic, mc: mc, jc: jc, nc: nc, pc: pc, kc: kc, buffer)
                 ic += mc
             }
             pc += kc
         }
         jc += nc
+    }
+}
+
+/// All micro-tiles of C[ic..<ic+mc, jc..<jc+nc] from the packed A block and B block; each B
+/// micro-panel stays in L1 while the A block streams past it from L2.
+@inline(__always)
+private func macroKernel(_ op: SGEMMOperands, ic: Int, mc: Int, jc: Int, nc: Int, pc: Int, kc: Int, _ buffer: PackBuffer) {
+    // Only the first K block applies beta; later ones accumulate onto it.
+    let beta: Float = pc == 0 ? op.beta : 1
+    var jr = 0
+    while jr < nc {
+        let tileCols = min(gemmNR, nc - jr)
+        let bPanel = UnsafePointer(buffer.b + jr * kc)
+        var ir = 0
+        while ir < mc {
+            microKernel6x16(
+                kc: kc, a: UnsafePointer(buffer.a + ir * kc), b: bPanel,
+                c: op.c + (ic + ir) * op.ldc + jc + jr, ldc: op.ldc, beta: beta,
+                rows: min(gemmMR, mc - ir), cols: tileCols, tile: buffer.tile)
+            ir += gemmMR
+        }
+        jr += gemmNR
     }
 }
 

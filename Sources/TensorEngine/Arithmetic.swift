@@ -9,9 +9,11 @@ extension Tensor {
             }
             return try ShapeRules.broadcast(a.shape, b.shape, op: op)
         }
-        switch a.dtype {
-        case .float32: return (ElementwiseKernels.binary(f, Float.self, a, b, shape: shape), shape)
-        case .float64: return (ElementwiseKernels.binary(f, Double.self, a, b, shape: shape), shape)
+        return profiled(op) {
+            switch a.dtype {
+            case .float32: return (ElementwiseKernels.binary(f, Float.self, a, b, shape: shape), shape)
+            case .float64: return (ElementwiseKernels.binary(f, Double.self, a, b, shape: shape), shape)
+            }
         }
     }
 
@@ -69,10 +71,11 @@ extension Tensor {
         }
         if target == shape { return self }
         let zero = Tensor.zeros([], dtype: dtype)
-        let out: Tensor
-        switch dtype {
-        case .float32: out = ElementwiseKernels.binary(AddFunction.self, Float.self, self, zero, shape: target)
-        case .float64: out = ElementwiseKernels.binary(AddFunction.self, Double.self, self, zero, shape: target)
+        let out = profiled("broadcast") {
+            switch dtype {
+            case .float32: return ElementwiseKernels.binary(AddFunction.self, Float.self, self, zero, shape: target)
+            case .float64: return ElementwiseKernels.binary(AddFunction.self, Double.self, self, zero, shape: target)
+            }
         }
         let source = shape
         return record("broadcast", out, inputs: [self]) { g, _ in [g.summed(toShape: source)] }
@@ -88,10 +91,11 @@ extension Tensor {
             }
         }
         let keep = Array(repeating: 1, count: rank - target.count) + target
-        let out: Tensor
-        switch dtype {
-        case .float32: out = ElementwiseKernels.sum(self, Float.self, to: keep)
-        case .float64: out = ElementwiseKernels.sum(self, Double.self, to: keep)
+        let out = profiled("sum") {
+            switch dtype {
+            case .float32: return ElementwiseKernels.sum(self, Float.self, to: keep)
+            case .float64: return ElementwiseKernels.sum(self, Double.self, to: keep)
+            }
         }
         let result = Tensor(shape: target, storage: out.storage)
         let source = shape

@@ -52,36 +52,38 @@ final class GradNode: @unchecked Sendable {
 
 // MARK: - Recording
 
-/// Per-thread switch for graph recording, so parallel no-grad work (evaluation, NAS) on other
-/// threads does not interfere with training.
-private final class RecordingState {
+/// Per-thread engine state: the switch for graph recording, so parallel no-grad work
+/// (evaluation, NAS) on other threads does not interfere with training, and the profiler's
+/// nesting flag.
+final class ThreadState {
     var disabledDepth = 0
+    var insideProfiledOp = false
 }
 
 private let recordingKey: pthread_key_t = {
     var key = pthread_key_t()
     pthread_key_create(&key) { pointer in
         guard let pointer else { return }
-        Unmanaged<RecordingState>.fromOpaque(pointer).release()
+        Unmanaged<ThreadState>.fromOpaque(pointer).release()
     }
     return key
 }()
 
-private func recordingState() -> RecordingState {
+func threadState() -> ThreadState {
     if let p = pthread_getspecific(recordingKey) {
-        return Unmanaged<RecordingState>.fromOpaque(p).takeUnretainedValue()
+        return Unmanaged<ThreadState>.fromOpaque(p).takeUnretainedValue()
     }
-    let state = RecordingState()
+    let state = ThreadState()
     pthread_setspecific(recordingKey, Unmanaged.passRetained(state).toOpaque())
     return state
 }
 
 /// Whether ops on this thread currently record the graph.
-public var isRecordingGradients: Bool { recordingState().disabledDepth == 0 }
+public var isRecordingGradients: Bool { threadState().disabledDepth == 0 }
 
 /// Runs `body` without recording any graph (like `torch.no_grad()`): results are plain tensors.
 public func withoutGradientRecording<R>(_ body: () throws -> R) rethrows -> R {
-    let state = recordingState()
+    let state = threadState()
     state.disabledDepth += 1
     defer { state.disabledDepth -= 1 }
     return try body()
@@ -89,7 +91,7 @@ public func withoutGradientRecording<R>(_ body: () throws -> R) rethrows -> R {
 
 /// Runs `body` with recording on, even inside `withoutGradientRecording`.
 func withGradientRecording<R>(_ body: () throws -> R) rethrows -> R {
-    let state = recordingState()
+    let state = threadState()
     let saved = state.disabledDepth
     state.disabledDepth = 0
     defer { state.disabledDepth = saved }

@@ -5,9 +5,11 @@
 public func conv2d(_ input: Tensor, _ weight: Tensor, padding: Int = 0) -> Tensor {
     let g = checked { try ConvGeometry(input: input.shape, weight: weight.shape, padding: padding, op: "conv2d") }
     check { try requireSameDType(input, weight, op: "conv2d") }
-    let out = input.dtype == .float32
-        ? ConvolutionKernels.forward(Float.self, x: input, w: weight, g)
-        : ConvolutionKernels.forward(Double.self, x: input, w: weight, g)
+    let out = profiled("conv2d", flops: g.flops) {
+        input.dtype == .float32
+            ? ConvolutionKernels.forward(Float.self, x: input, w: weight, g)
+            : ConvolutionKernels.forward(Double.self, x: input, w: weight, g)
+    }
     return record("conv2d", out, inputs: [input, weight]) { gy, ctx in
         [ctx.needsGradient[0] ? conv2dInputGradient(gy, weight, inputShape: input.shape, padding: padding) : nil,
          ctx.needsGradient[1] ? conv2dWeightGradient(input, gy, weightShape: weight.shape, padding: padding) : nil]
@@ -24,9 +26,11 @@ public func conv2dInputGradient(_ outputGradient: Tensor, _ weight: Tensor, inpu
             throw TensorError(op: op, "output gradient \(describe(outputGradient.shape)) does not match the convolution output \(describe(g.outputShape))")
         }
     }
-    let out = weight.dtype == .float32
-        ? ConvolutionKernels.inputGradient(Float.self, gy: outputGradient, w: weight, g)
-        : ConvolutionKernels.inputGradient(Double.self, gy: outputGradient, w: weight, g)
+    let out = profiled(op, flops: g.flops) {
+        weight.dtype == .float32
+            ? ConvolutionKernels.inputGradient(Float.self, gy: outputGradient, w: weight, g)
+            : ConvolutionKernels.inputGradient(Double.self, gy: outputGradient, w: weight, g)
+    }
     return record(op, out, inputs: [outputGradient, weight]) { gz, ctx in
         [ctx.needsGradient[0] ? conv2d(gz, weight, padding: padding) : nil,
          ctx.needsGradient[1] ? conv2dWeightGradient(gz, outputGradient, weightShape: weight.shape, padding: padding) : nil]
@@ -43,9 +47,11 @@ public func conv2dWeightGradient(_ input: Tensor, _ outputGradient: Tensor, weig
             throw TensorError(op: op, "output gradient \(describe(outputGradient.shape)) does not match the convolution output \(describe(g.outputShape))")
         }
     }
-    let out = input.dtype == .float32
-        ? ConvolutionKernels.weightGradient(Float.self, x: input, gy: outputGradient, g)
-        : ConvolutionKernels.weightGradient(Double.self, x: input, gy: outputGradient, g)
+    let out = profiled(op, flops: g.flops) {
+        input.dtype == .float32
+            ? ConvolutionKernels.weightGradient(Float.self, x: input, gy: outputGradient, g)
+            : ConvolutionKernels.weightGradient(Double.self, x: input, gy: outputGradient, g)
+    }
     return record(op, out, inputs: [input, outputGradient]) { gu, ctx in
         [ctx.needsGradient[0] ? conv2dInputGradient(outputGradient, gu, inputShape: input.shape, padding: padding) : nil,
          ctx.needsGradient[1] ? conv2d(input, gu, padding: padding) : nil]

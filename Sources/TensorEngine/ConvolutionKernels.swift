@@ -14,6 +14,8 @@ struct ConvGeometry {
     var inputShape: [Int] { [batch, inChannels, height, width] }
     var weightShape: [Int] { [outChannels, inChannels, kernel, kernel] }
     var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
+    /// Multiply-adds of each of the three passes, counted as two flops.
+    var flops: Double { 2 * Double(outChannels) * Double(patchSize) * Double(columns) }
 
     init(input: [Int], weight: [Int], padding: Int, op: String) throws {
         guard input.count == 4, weight.count == 4 else {
@@ -104,6 +106,21 @@ enum ConvolutionKernels {
     static func scratch<T: TensorScalar>(_: T.Type, _ count: Int) -> Storage { Storage(count: count, dtype: T.dtype) }
 
     static func forward<T: TensorScalar>(_: T.Type, x: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
+        if DirectConvolutionKernels.isPreferred(g) { return DirectConvolutionKernels.forward(T.self, x: x, w: w, g) }
+        return im2colForward(T.self, x: x, w: w, g)
+    }
+
+    static func inputGradient<T: TensorScalar>(_: T.Type, gy: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
+        if DirectConvolutionKernels.isPreferred(g) { return DirectConvolutionKernels.inputGradient(T.self, gy: gy, w: w, g) }
+        return im2colInputGradient(T.self, gy: gy, w: w, g)
+    }
+
+    static func weightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
+        if DirectConvolutionKernels.isPreferred(g) { return DirectConvolutionKernels.weightGradient(T.self, x: x, gy: gy, g) }
+        return im2colWeightGradient(T.self, x: x, gy: gy, g)
+    }
+
+    static func im2colForward<T: TensorScalar>(_: T.Type, x: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
         let col = scratch(T.self, g.patchSize * g.columns)
         im2col(x.storage.pointer(as: T.self), g, col.pointer(as: T.self))
         let gemmOut = scratch(T.self, g.outChannels * g.columns)
@@ -116,7 +133,7 @@ enum ConvolutionKernels {
     }
 
     /// The adjoint with respect to the input: col2im(Wᵀ · gy).
-    static func inputGradient<T: TensorScalar>(_: T.Type, gy: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
+    static func im2colInputGradient<T: TensorScalar>(_: T.Type, gy: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
         let gyT = scratch(T.self, g.outChannels * g.columns)
         swapLeadingAxes(gy.storage.pointer(as: T.self), g.batch, g.outChannels, g.outPixels, gyT.pointer(as: T.self))
         let col = scratch(T.self, g.patchSize * g.columns)
@@ -127,7 +144,7 @@ enum ConvolutionKernels {
     }
 
     /// The adjoint with respect to the weight: gy · im2col(x)ᵀ.
-    static func weightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
+    static func im2colWeightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
         let gyT = scratch(T.self, g.outChannels * g.columns)
         swapLeadingAxes(gy.storage.pointer(as: T.self), g.batch, g.outChannels, g.outPixels, gyT.pointer(as: T.self))
         let col = scratch(T.self, g.patchSize * g.columns)

@@ -49,18 +49,22 @@ enum IndexKernels {
 extension Tensor {
     /// out[i] = self[map[i]], shaped `shape`.
     func gathering(_ map: IndexMap, shape: [Int], op: String) -> Tensor {
-        let out = dtype == .float32
-            ? IndexKernels.gather(Float.self, self, map, shape: shape)
-            : IndexKernels.gather(Double.self, self, map, shape: shape)
+        let out = profiled(op) {
+            dtype == .float32
+                ? IndexKernels.gather(Float.self, self, map, shape: shape)
+                : IndexKernels.gather(Double.self, self, map, shape: shape)
+        }
         let source = self.shape
         return record(op, out, inputs: [self]) { g, _ in [g.scatterAdding(map, shape: source, op: op + "Backward")] }
     }
 
     /// The adjoint of `gathering`: out[map[i]] += self[i], shaped `shape`.
     func scatterAdding(_ map: IndexMap, shape: [Int], op: String) -> Tensor {
-        let out = dtype == .float32
-            ? IndexKernels.scatterAdd(Float.self, self, map, shape: shape)
-            : IndexKernels.scatterAdd(Double.self, self, map, shape: shape)
+        let out = profiled(op) {
+            dtype == .float32
+                ? IndexKernels.scatterAdd(Float.self, self, map, shape: shape)
+                : IndexKernels.scatterAdd(Double.self, self, map, shape: shape)
+        }
         let source = self.shape
         return record(op, out, inputs: [self]) { g, _ in [g.gathering(map, shape: source, op: op + "Backward")] }
     }

@@ -42,7 +42,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposingA: Bool = false, transpo
                               b: b.storage.pointer(as: T.self), ldb: b.shape[1], c: c, ldc: n)
         }
     }
-    let out = a.dtype == .float32 ? run(Float.self) : run(Double.self)
+    let out = profiled("matmul", flops: 2.0 * Double(m * n * k)) { a.dtype == .float32 ? run(Float.self) : run(Double.self) }
     return record("matmul", out, inputs: [a, b]) { g, ctx in
         // C = op(A)·op(B): dA = g·op(B)ᵀ (then transposed back if A was), dB likewise.
         let da: Tensor? = !ctx.needsGradient[0] ? nil :

@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// Spatial ops on NCHW tensors, all expressed as gathers (see `IndexMap`).
@@ -23,13 +24,13 @@ public func maxPool2d(_ x: Tensor, size: Int = 2, stride: Int? = nil, padding: I
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let ho = (h + 2 * padding - size) / s + 1, wo = (w + 2 * padding - size) / s + 1
     var indices = [Int32](repeating: 0, count: n * c * ho * wo)
-    indices.withUnsafeMutableBufferPointer { idx in
+    profiled("maxPoolSelect") { indices.withUnsafeMutableBufferPointer { idx in
         let window = PoolWindow(h: h, w: w, ho: ho, wo: wo, size: size, stride: s, padding: padding)
         switch x.dtype {
         case .float32: window.argmax(x.storage.pointer(as: Float.self), planes: n * c, into: idx)
         case .float64: window.argmax(x.storage.pointer(as: Double.self), planes: n * c, into: idx)
         }
-    }
+    } }
     return x.gathering(IndexMap(indices: indices, sourceCount: x.scalarCount, groups: n * c),
                        shape: [n, c, ho, wo], op: op)
 }
@@ -43,7 +44,7 @@ public func upsampleNearest(_ x: Tensor, factor: Int = 2) -> Tensor {
     }
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let ho = h * factor, wo = w * factor
-    let map = spatialMap(planes: n * c, h: h, w: w, ho: ho, wo: wo) { oy, ox in (oy / factor, ox / factor) }
+    let map = cachedSpatialMap(op, planes: n * c, h: h, w: w, ho: ho, wo: wo) { oy, ox in (oy / factor, ox / factor) }
     return x.gathering(map, shape: [n, c, ho, wo], op: op)
 }
 
@@ -61,10 +62,35 @@ public func reflectionPad2d(_ x: Tensor, padding: Int) -> Tensor {
         let j = i - padding
         return j < 0 ? -j : (j >= size ? 2 * (size - 1) - j : j)
     }
-    let map = spatialMap(planes: n * c, h: h, w: w, ho: h + 2 * padding, wo: w + 2 * padding) { oy, ox in
+    let map = cachedSpatialMap(op + "\(padding)", planes: n * c, h: h, w: w, ho: h + 2 * padding, wo: w + 2 * padding) { oy, ox in
         (reflect(oy, h), reflect(ox, w))
     }
     return x.gathering(map, shape: [n, c, h + 2 * padding, w + 2 * padding], op: op)
+}
+
+/// Index maps of upsampling and padding depend only on the op and the shape, and the training loop
+/// asks for the same few shapes thousands of times.
+private final class IndexMapCache: @unchecked Sendable {
+    static let shared = IndexMapCache()
+    private let lock = NSLock()
+    private var maps: [String: IndexMap] = [:]
+
+    func map(_ key: String, _ make: () -> IndexMap) -> IndexMap {
+        if let m = lock.withLock({ maps[key] }) { return m }
+        let m = make()
+        lock.withLock {
+            if maps.count > 256 { maps.removeAll() }
+            maps[key] = m
+        }
+        return m
+    }
+}
+
+private func cachedSpatialMap(_ op: String, planes: Int, h: Int, w: Int, ho: Int, wo: Int,
+                              _ source: (Int, Int) -> (Int, Int)) -> IndexMap {
+    IndexMapCache.shared.map("\(op) \(planes) \(h) \(w) \(ho) \(wo)") {
+        spatialMap(planes: planes, h: h, w: w, ho: ho, wo: wo, source)
+    }
 }
 
 private func spatialMap(planes: Int, h: Int, w: Int, ho: Int, wo: Int, _ source: (Int, Int) -> (Int, Int)) -> IndexMap {

@@ -47,8 +47,17 @@ public final class BufferPool: @unchecked Sendable {
     private var hits = 0
     private var misses = 0
 
+    /// Requests are rounded up to one of four size classes per power of two (at most 25% waste),
+    /// so that tensors of nearby sizes (learners of random widths) share buffers.
+    static func sizeClass(_ bytes: Int) -> Int {
+        let size = max(bytes, 64)
+        let shift = max(Int.bitWidth - size.leadingZeroBitCount - 3, 0)
+        let step = 1 << shift
+        return (size + step - 1) & ~(step - 1)
+    }
+
     func take(bytes: Int) -> UnsafeMutableRawPointer {
-        let size = max(bytes, 1)
+        let size = Self.sizeClass(bytes)
         let reused: UnsafeMutableRawPointer? = lock.withLock {
             liveBytes += size
             peakLive = max(peakLive, liveBytes)
@@ -65,7 +74,7 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
-        let size = max(bytes, 1)
+        let size = Self.sizeClass(bytes)
         let keep: Bool = lock.withLock {
             liveBytes -= size
             guard pooledBytes + size <= capacity else { return false }

@@ -65,6 +65,8 @@ final class OpDerivativeTests: XCTestCase {
         let cases: [(x: [Int], w: [Int], pad: Int)] = [
             ([2, 3, 5, 4], [4, 3, 3, 3], 1), ([2, 3, 5, 4], [2, 3, 3, 3], 0), ([1, 1, 6, 6], [2, 1, 5, 5], 2),
             ([1, 1, 1, 1], [1, 1, 3, 3], 1), ([3, 2, 3, 3], [1, 2, 1, 1], 0),
+            // Wide enough on both sides to take the im2col + GEMM path rather than the direct one.
+            ([2, 3, 4, 4], [5, 3, 3, 3], 1), ([1, 4, 3, 3], [6, 4, 1, 1], 0),
         ]
         for (k, c) in cases.enumerated() {
             let x = random(c.x, seed: UInt64(30 + k)), w = random(c.w, seed: UInt64(40 + k))

@@ -72,3 +72,28 @@ final class TensorBasicsTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(after.hits - before.hits, 9)
     }
 }
+
+final class ConvolutionPathTests: XCTestCase {
+    /// The direct kernels (thin layers) and im2col + GEMM agree on every pass.
+    func testDirectAndIm2colConvolutionsAgree() throws {
+        var rng = SeededGenerator(seed: 4)
+        let cases: [([Int], [Int], Int)] = [([2, 1, 7, 6], [3, 1, 3, 3], 1), ([2, 5, 6, 6], [1, 5, 3, 3], 1),
+                                            ([1, 2, 5, 5], [2, 2, 5, 5], 2), ([3, 1, 6, 5], [2, 1, 3, 3], 0),
+                                            ([1, 3, 1, 1], [2, 3, 3, 3], 1)]
+        for (xs, ws, pad) in cases {
+            let g = try ConvGeometry(input: xs, weight: ws, padding: pad, op: "test")
+            let x = Tensor.randomNormal(xs, dtype: .float64, using: &rng), w = Tensor.randomNormal(ws, dtype: .float64, using: &rng)
+            let gy = Tensor.randomNormal(g.outputShape, dtype: .float64, using: &rng)
+            func close(_ a: Tensor, _ b: Tensor, _ what: String) {
+                XCTAssertEqual(a.shape, b.shape)
+                let worst = zip(a.doubles, b.doubles).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThan(worst, 1e-12, "\(what) \(xs) \(ws) pad \(pad)")
+            }
+            close(DirectConvolutionKernels.forward(Double.self, x: x, w: w, g), ConvolutionKernels.im2colForward(Double.self, x: x, w: w, g), "forward")
+            close(DirectConvolutionKernels.inputGradient(Double.self, gy: gy, w: w, g),
+                  ConvolutionKernels.im2colInputGradient(Double.self, gy: gy, w: w, g), "input gradient")
+            close(DirectConvolutionKernels.weightGradient(Double.self, x: x, gy: gy, g),
+                  ConvolutionKernels.im2colWeightGradient(Double.self, x: x, gy: gy, g), "weight gradient")
+        }
+    }
+}

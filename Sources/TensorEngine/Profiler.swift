@@ -1,0 +1,71 @@
+import Foundation
+
+/// Per-op wall time and call counts, off by default (one branch per op when off). Ops that run
+/// inside another profiled op are counted once, by the outermost.
+public final class OpProfiler: @unchecked Sendable {
+    public static let shared = OpProfiler()
+
+    public struct Entry: Sendable {
+        public let op: String
+        public let calls: Int
+        public let seconds: Double
+        public let flops: Double
+    }
+
+    public var isEnabled: Bool {
+        get { lock.withLock { enabled } }
+        set { lock.withLock { enabled = newValue } }
+    }
+
+    private let lock = NSLock()
+    private var enabled = false
+    private var totals: [String: (calls: Int, seconds: Double, flops: Double)] = [:]
+    private var totalFlops = 0.0
+
+    /// Floating-point operations counted since the last reset (GEMM-based ops), counted whether
+    /// or not timing is enabled.
+    public var flops: Double { lock.withLock { totalFlops } }
+
+    public func reset() {
+        lock.withLock {
+            totals = [:]
+            totalFlops = 0
+        }
+    }
+
+    public var entries: [Entry] {
+        lock.withLock { totals.map { Entry(op: $0.key, calls: $0.value.calls, seconds: $0.value.seconds, flops: $0.value.flops) } }
+            .sorted { $0.seconds > $1.seconds }
+    }
+
+    func addFlops(_ count: Double) {
+        lock.withLock { totalFlops += count }
+    }
+
+    private func add(_ op: String, seconds: Double, flops: Double) {
+        lock.withLock {
+            let old = totals[op] ?? (0, 0, 0)
+            totals[op] = (old.calls + 1, old.seconds + seconds, old.flops + flops)
+        }
+    }
+
+    @inline(__always)
+    func measure<R>(_ op: String, flops: Double = 0, _ body: () -> R) -> R {
+        if flops > 0 { addFlops(flops) }
+        guard enabled else { return body() }
+        let state = threadState()
+        guard !state.insideProfiledOp else { return body() }
+        state.insideProfiledOp = true
+        defer { state.insideProfiledOp = false }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = body()
+        add(op, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9, flops: flops)
+        return result
+    }
+}
+
+/// Runs an op's forward computation under the profiler.
+@inline(__always)
+func profiled<R>(_ op: String, flops: Double = 0, _ body: () -> R) -> R {
+    OpProfiler.shared.measure(op, flops: flops, body)
+}

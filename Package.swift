@@ -37,5 +37,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "GTNTests", dependencies: ["GTN"]),
         .testTarget(name: "NASTests", dependencies: ["NAS"]),
+        .testTarget(name: "CLITests", dependencies: ["GTN"]),
     ]
 )

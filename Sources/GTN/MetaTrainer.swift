@@ -37,6 +37,17 @@ public struct TrainingState: Sendable {
     public var clippedCount = 0
     public var skippedCount = 0
     public var consecutiveFailures = 0
+
+    public init(iteration: Int = 0, teacher: Teacher, adam: Adam, rng: SeededGenerator,
+                clippedCount: Int = 0, skippedCount: Int = 0, consecutiveFailures: Int = 0) {
+        self.iteration = iteration
+        self.teacher = teacher
+        self.adam = adam
+        self.rng = rng
+        self.clippedCount = clippedCount
+        self.skippedCount = skippedCount
+        self.consecutiveFailures = consecutiveFailures
+    }
 }
 
 /// One outer iteration's record, as written to `metrics.jsonl`.

@@ -1,0 +1,130 @@
+import Datasets
+import Foundation
+import GTN
+import NeuralNet
+import TensorEngine
+import XCTest
+
+/// The `gtn` binary, run as a user would: bad input gives a one-line error naming the problem and
+/// a non-zero exit, and nothing is overwritten.
+final class CLITests: XCTestCase {
+    struct Result {
+        let status: Int32
+        let output: String
+        let error: String
+    }
+
+    static let binary: URL = {
+        // The test bundle sits next to the products of the same build.
+        var dir = Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent()
+        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("gtn").path) {
+            dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("gtn")
+    }()
+
+    func gtn(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
+            throw XCTSkip("gtn binary not built at \(Self.binary.path)")
+        }
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
+                      error: String(decoding: errData, as: UTF8.self))
+    }
+
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gtn-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    /// A real checkpoint of a tiny configuration, written through the library.
+    func tinyCheckpoint() throws -> URL {
+        var preset = Preset.named(.cpu)
+        preset.generator = .weightNormalized(channels: 4, middle: 4)
+        preset.steps = 2
+        preset.batchSize = 10
+        var configuration = TrainingConfiguration(preset: preset, outerIterations: 1)
+        configuration.fixedWidths = LearnerWidths(conv1: 3, conv2: 4, fc: 8)
+        var rng = SeededGenerator(seed: 1)
+        let teacher = Teacher(preset: preset, curriculum: .full, using: &rng)
+        let state = TrainingState(teacher: teacher, adam: Adam(like: teacher.parameters.tensors), rng: rng)
+        let dir = try temporaryDirectory()
+        try Checkpoint.save(state, configuration: configuration, to: dir)
+        return dir
+    }
+
+    func assertFails(_ result: Result, mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(result.status, 0, file: file, line: line)
+        for fragment in fragments {
+            XCTAssertTrue(result.error.contains(fragment), "stderr lacks '\(fragment)': \(result.error)", file: file, line: line)
+        }
+        XCTAssertFalse(result.error.contains("Fatal error"), "crashed instead of reporting: \(result.error)", file: file, line: line)
+    }
+
+    func testHelpExplainsTheCommands() throws {
+        let result = try gtn(["--help"])
+        XCTAssertEqual(result.status, 0)
+        for command in ["train", "eval", "sample", "bench"] { XCTAssertTrue(result.output.contains(command)) }
+        let train = try gtn(["train", "--help"])
+        XCTAssertTrue(train.output.contains("--resume") && train.output.contains("--curriculum"))
+    }
+
+    func testBadFlagsAreOneLineErrors() throws {
+        assertFails(try gtn(["train", "--preset", "huge"]), mentioning: ["huge", "preset"])
+        assertFails(try gtn(["train", "--outer=-3"]), mentioning: ["--outer", "-3"])
+        assertFails(try gtn(["train", "--batch", "0"]), mentioning: ["--batch", "0"])
+        assertFails(try gtn(["train", "--curriculum", "sideways"]), mentioning: ["sideways"])
+        assertFails(try gtn(["train", "--widths", "16,x,3"]), mentioning: ["widths"])
+        assertFails(try gtn(["eval", "--checkpoint", "/nonexistent/run"]), mentioning: ["/nonexistent/run"])
+        assertFails(try gtn(["train", "--data-dir", "/nonexistent/data", "--outer", "1", "--out", try temporaryDirectory().path + "/r"]),
+                    mentioning: ["/nonexistent/data"])
+    }
+
+    func testCheckpointOfAnotherPresetIsRefusedAndKept() throws {
+        let dir = try tinyCheckpoint()
+        let file = Checkpoint.url(in: dir)
+        let before = try Data(contentsOf: file)
+        assertFails(try gtn(["train", "--resume", "--out", dir.path, "--preset", "paper"]), mentioning: ["preset cpu", "not paper"])
+        assertFails(try gtn(["train", "--out", dir.path]), mentioning: ["already holds a checkpoint", "--resume"])
+        XCTAssertEqual(try Data(contentsOf: file), before)
+    }
+
+    func testCorruptedCheckpointIsAClearError() throws {
+        let dir = try tinyCheckpoint()
+        let file = Checkpoint.url(in: dir)
+        var bytes = try Data(contentsOf: file)
+        bytes = bytes.prefix(bytes.count / 2)
+        try bytes.write(to: file)
+        assertFails(try gtn(["eval", "--checkpoint", dir.path]), mentioning: [file.path])
+        assertFails(try gtn(["sample", "--checkpoint", dir.path, "--out", dir.appendingPathComponent("g.png").path]), mentioning: [file.path])
+        XCTAssertEqual(try Data(contentsOf: file), bytes)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("g.png").path))
+    }
+
+    func testSampleWritesAGridAndAnExport() throws {
+        let dir = try tinyCheckpoint()
+        let png = dir.appendingPathComponent("grid.png"), export = dir.appendingPathComponent("curriculum.safetensors")
+        let result = try gtn(["sample", "--checkpoint", dir.path, "--out", png.path, "--export", export.path])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(try Data(contentsOf: png).prefix(8), Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+        let file = try SafeTensors.read(from: export)
+        XCTAssertEqual(file.tensor(named: "images")?.shape, [2, 10, 1, 28, 28])
+        XCTAssertEqual(file.integerTensor(named: "labels")?.shape, [2, 10])
+        XCTAssertEqual(file.integerTensor(named: "labels")?.values.prefix(3), [0, 1, 2])
+        XCTAssertEqual(file.tensor(named: "lr")?.shape, [2])
+        XCTAssertEqual(file.tensor(named: "momentum")?.doubles.first ?? 0, 0.5, accuracy: 1e-6)
+        assertFails(try gtn(["sample", "--checkpoint", dir.path]), mentioning: ["--out", "--export"])
+    }
+}

@@ -11,7 +11,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Every learner gets these widths instead of random ones (`--widths`).
     public var fixedWidths: LearnerWidths?
     public var seed: UInt64 = 0
-    public var memoryMode: MemoryMode = .stepwise
+    public var memoryMode: MemoryMode
     public var intermediateLosses = false
     /// The meta-gradient's global norm is clipped to this.
     public var clipNorm = 10.0
@@ -22,6 +22,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public init(preset: Preset, outerIterations: Int? = nil) {
         self.preset = preset
         self.outerIterations = outerIterations ?? preset.outerIterations
+        memoryMode = preset.defaultMemoryMode
     }
 
     public var widthRanges: WidthRanges { fixedWidths.map(WidthRanges.fixed) ?? preset.widthRanges }

@@ -34,6 +34,10 @@ public struct Preset: Codable, Sendable, Equatable {
     public var outerLearningRate: Double
     public var outerIterations: Int
 
+    /// Full unroll is faster (no recomputation); the larger presets need stepwise recomputation
+    /// to stay within a few GiB.
+    public var defaultMemoryMode: MemoryMode { name == .cpu ? .fullUnroll : .stepwise }
+
     public static func named(_ name: Name) -> Preset {
         switch name {
         case .paper:

@@ -96,8 +96,8 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Inner steps T.")
     var steps: Int?
 
-    @Option(help: "Meta-gradient memory mode.")
-    var memory: MemoryMode = .stepwise
+    @Option(help: "Meta-gradient memory mode (default: the preset's).")
+    var memory: MemoryMode?
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -114,7 +114,7 @@ struct TrainBench: ParsableCommand {
         if let steps { p.steps = steps }
         var c = TrainingConfiguration(preset: p, outerIterations: outer + 1)
         c.fixedWidths = widths ?? (preset == .paper ? LearnerWidths(conv1: 64, conv2: 128, fc: 256) : nil)
-        c.memoryMode = memory
+        if let memory { c.memoryMode = memory }
         let trainer = MetaTrainer(configuration: c, data: try data.load(quiet: json))
         var seconds: [Double] = []
         var poolPeak = 0
@@ -140,7 +140,7 @@ struct TrainBench: ParsableCommand {
         }
         if json {
             let object: [String: Any] = [
-                "preset": preset.rawValue, "memory_mode": memory.rawValue, "widths": c.fixedWidths?.description ?? "random",
+                "preset": preset.rawValue, "memory_mode": c.memoryMode.rawValue, "widths": c.fixedWidths?.description ?? "random",
                 "steps": p.steps, "batch": p.batchSize, "seconds_per_outer_median": median, "seconds_per_outer": seconds,
                 "peak_rss_bytes": rss, "peak_tensor_bytes": poolPeak, "flops_per_outer": flopsPerOuter, "gflops": gflops,
                 "threads": Parallel.threadCount, "gemm_backend": GEMM.defaultBackend.rawValue, "ops": breakdown,

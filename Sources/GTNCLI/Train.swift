@@ -53,8 +53,8 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), help: "Write the checkpoint every N outer iterations.")
     var checkpointEvery: Int = 10
 
-    @Option(help: "Meta-gradient memory mode: stepwise (recompute one step at a time) or full-unroll.")
-    var memory: MemoryMode = .stepwise
+    @Option(help: "Meta-gradient memory mode: full-unroll (faster; the cpu preset's default, about 6 GiB) or stepwise (recompute one step at a time; well under 1 GiB; the default of paper and seed).")
+    var memory: MemoryMode?
 
     @Flag(name: .customLong("intermediate-losses"), help: "Add the real-data loss after every inner step to the meta-loss.")
     var intermediateLosses = false
@@ -88,7 +88,7 @@ struct Train: ParsableCommand {
         c.curriculum = curriculum
         c.fixedWidths = widths
         c.seed = seed
-        c.memoryMode = memory
+        if let memory { c.memoryMode = memory }
         c.intermediateLosses = intermediateLosses
         c.dataset = data.dataset.rawValue
         return c

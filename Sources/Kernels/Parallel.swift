@@ -4,8 +4,19 @@ import Foundation
 public enum Parallel {
     /// Active processor count, or `GTN_THREADS` when set to a positive integer.
     /// `setThreadCount` overrides both (used by benchmarks to measure one thread).
+    /// Inside `serially` (and inside the chunks of `forEachChunk`) it is 1, so nested kernels run
+    /// on their caller's thread instead of oversubscribing the cores.
     public static var threadCount: Int {
-        threadState.withLock { $0.override } ?? environmentThreadCount
+        if pthread_getspecific(serialKey) != nil { return 1 }
+        return threadState.withLock { $0.override } ?? environmentThreadCount
+    }
+
+    /// Runs `body` with every kernel it calls on this thread kept serial.
+    public static func serially<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, serialMarker)
+        defer { pthread_setspecific(serialKey, previous) }
+        return try body()
     }
 
     /// Overrides `threadCount` for the whole process; `nil` restores the default.
@@ -21,7 +32,7 @@ public enum Parallel {
         if chunks == 1 { body(0); return }
         withoutActuallyEscaping(body) { escapable in
             let box = UncheckedSendableBox(value: escapable)
-            DispatchQueue.concurrentPerform(iterations: chunks) { box.value($0) }
+            DispatchQueue.concurrentPerform(iterations: chunks) { i in serially { box.value(i) } }
         }
     }
 
@@ -44,6 +55,15 @@ private let environmentThreadCount: Int = {
 }()
 
 private struct ThreadState { var override: Int? }
+
+private let serialKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
+
+/// Any non-nil value marks a thread as serial; the key owns no memory.
+nonisolated(unsafe) private let serialMarker = UnsafeMutableRawPointer(bitPattern: 1)
 private let threadState = LockedState(ThreadState())
 
 /// A value guarded by an NSLock (Synchronization.Mutex needs macOS 15; the package targets 14).

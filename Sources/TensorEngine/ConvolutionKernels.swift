@@ -36,59 +36,71 @@ struct ConvGeometry {
     }
 }
 
-/// im2col + GEMM convolution and its two adjoints. Every image of the batch goes into one
-/// im2col matrix so that each pass is a single large GEMM.
+/// im2col + GEMM convolution and its two adjoints. The batch is cut into chunks of a few
+/// images; each worker thread runs im2col, one GEMM and the layout change on its own chunks, so
+/// the im2col matrix stays in cache and no pass runs over the whole batch's columns.
 enum ConvolutionKernels {
-    /// col[r, n·P + p] = x[n, c, oy + ky − pad, ox + kx − pad], r = (c·k + ky)·k + kx.
-    static func im2col<T: TensorScalar>(_ x: UnsafePointer<T>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<T>) {
+    /// Images per chunk: enough for a GEMM about a thousand columns wide.
+    static func imagesPerChunk(_ g: ConvGeometry) -> Int {
+        max(1, min(g.batch, (1024 + g.outPixels - 1) / g.outPixels))
+    }
+
+    /// Runs `body(worker, chunkImages)` over contiguous chunks of the batch, each worker taking a
+    /// contiguous run of chunks; kernels called inside run serially.
+    static func forEachChunk(_ g: ConvGeometry, _ body: (Int, Range<Int>) -> Void) {
+        let per = imagesPerChunk(g)
+        let chunks = (g.batch + per - 1) / per
+        let workers = g.flops >= 2e6 ? Swift.min(Parallel.threadCount, chunks) : 1
+        Parallel.forEachChunk(workers) { w in
+            for c in (chunks * w / workers)..<(chunks * (w + 1) / workers) {
+                body(w, (c * per)..<Swift.min(g.batch, (c + 1) * per))
+            }
+        }
+    }
+
+    /// col[r, (n − first)·P + p] = x[n, c, oy + ky − pad, ox + kx − pad], r = (c·k + ky)·k + kx,
+    /// for the images `images`; `ld` is the row length of col.
+    static func im2col<T: TensorScalar>(_ x: UnsafePointer<T>, _ g: ConvGeometry, images: Range<Int>, _ col: UnsafeMutablePointer<T>, ld: Int) {
         let k = g.kernel, H = g.height, W = g.width, Ho = g.outHeight, Wo = g.outWidth, P = g.outPixels
-        Parallel.forRanges(g.patchSize, minParallel: g.columns * g.patchSize >= 65_536 ? 2 : Int.max) { rows in
-            for r in rows {
-                let c = r / (k * k), ky = (r / k) % k, kx = r % k
-                let dstRow = col + r * g.columns
-                for n in 0..<g.batch {
-                    let src = x + (n * g.inChannels + c) * H * W
-                    let dst = dstRow + n * P
-                    let lo = Swift.max(0, g.padding - kx), hi = Swift.min(Wo, W + g.padding - kx)
-                    for oy in 0..<Ho {
-                        let iy = oy + ky - g.padding
-                        let d = dst + oy * Wo
-                        guard iy >= 0 && iy < H && lo < hi else {
-                            d.update(repeating: 0, count: Wo)
-                            continue
-                        }
-                        if lo > 0 { d.update(repeating: 0, count: lo) }
-                        (d + lo).update(from: src + iy * W + lo + kx - g.padding, count: hi - lo)
-                        if hi < Wo { (d + hi).update(repeating: 0, count: Wo - hi) }
+        for r in 0..<g.patchSize {
+            let c = r / (k * k), ky = (r / k) % k, kx = r % k
+            let lo = Swift.max(0, g.padding - kx), hi = Swift.min(Wo, W + g.padding - kx)
+            for n in images {
+                let src = x + (n * g.inChannels + c) * H * W
+                let dst = col + r * ld + (n - images.lowerBound) * P
+                for oy in 0..<Ho {
+                    let iy = oy + ky - g.padding
+                    let d = dst + oy * Wo
+                    guard iy >= 0 && iy < H && lo < hi else {
+                        d.update(repeating: 0, count: Wo)
+                        continue
                     }
+                    if lo > 0 { d.update(repeating: 0, count: lo) }
+                    (d + lo).update(from: src + iy * W + lo + kx - g.padding, count: hi - lo)
+                    if hi < Wo { (d + hi).update(repeating: 0, count: Wo - hi) }
                 }
             }
         }
     }
 
-    /// x[n, c, iy, ix] = Σ col[r, n·P + p] over the (r, p) that read it; the adjoint of im2col.
-    static func col2im<T: TensorScalar>(_ col: UnsafePointer<T>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<T>) {
+    /// x[n, c, iy, ix] = Σ col[r, (n − first)·P + p] over the (r, p) that read it: the adjoint of
+    /// im2col, for the images `images` (which it overwrites).
+    static func col2im<T: TensorScalar>(_ col: UnsafePointer<T>, _ g: ConvGeometry, images: Range<Int>, ld: Int, _ x: UnsafeMutablePointer<T>) {
         let k = g.kernel, H = g.height, W = g.width, Ho = g.outHeight, Wo = g.outWidth, P = g.outPixels
-        x.update(repeating: 0, count: g.batch * g.inChannels * H * W)
-        // Channels write disjoint planes, so they can run in parallel.
-        Parallel.forRanges(g.inChannels, minParallel: g.columns * g.patchSize >= 65_536 ? 2 : Int.max) { channels in
-            for c in channels {
-                for ky in 0..<k {
-                    for kx in 0..<k {
-                        let r = (c * k + ky) * k + kx
-                        let lo = Swift.max(0, g.padding - kx), hi = Swift.min(Wo, W + g.padding - kx)
-                        guard lo < hi else { continue }
-                        for n in 0..<g.batch {
-                            let src = col + r * g.columns + n * P
-                            let dst = x + (n * g.inChannels + c) * H * W
-                            for oy in 0..<Ho {
-                                let iy = oy + ky - g.padding
-                                guard iy >= 0 && iy < H else { continue }
-                                let s = src + oy * Wo, d = dst + iy * W + kx - g.padding
-                                for ox in lo..<hi { d[ox] += s[ox] }
-                            }
-                        }
-                    }
+        let planeSize = g.inChannels * H * W
+        (x + images.lowerBound * planeSize).update(repeating: 0, count: images.count * planeSize)
+        for r in 0..<g.patchSize {
+            let c = r / (k * k), ky = (r / k) % k, kx = r % k
+            let lo = Swift.max(0, g.padding - kx), hi = Swift.min(Wo, W + g.padding - kx)
+            guard lo < hi else { continue }
+            for n in images {
+                let src = col + r * ld + (n - images.lowerBound) * P
+                let dst = x + (n * g.inChannels + c) * H * W
+                for oy in 0..<Ho {
+                    let iy = oy + ky - g.padding
+                    guard iy >= 0 && iy < H else { continue }
+                    let s = src + oy * Wo, d = dst + iy * W + kx - g.padding
+                    for ox in lo..<hi { d[ox] += s[ox] }
                 }
             }
         }
@@ -96,63 +108,108 @@ enum ConvolutionKernels {
 
     /// [A, B, P] → [B, A, P]: moves between the GEMM's channel-major layout and NCHW.
     static func swapLeadingAxes<T: TensorScalar>(_ src: UnsafePointer<T>, _ a: Int, _ b: Int, _ p: Int, _ dst: UnsafeMutablePointer<T>) {
-        Parallel.forRanges(b, minParallel: a * b * p >= 65_536 ? 2 : Int.max) { range in
-            for j in range {
-                for i in 0..<a { (dst + (j * a + i) * p).update(from: src + (i * b + j) * p, count: p) }
-            }
+        for j in 0..<b {
+            for i in 0..<a { (dst + (j * a + i) * p).update(from: src + (i * b + j) * p, count: p) }
         }
     }
 
-    static func scratch<T: TensorScalar>(_: T.Type, _ count: Int) -> Storage { Storage(count: count, dtype: T.dtype) }
+    /// Per-worker scratch: an im2col matrix and a channel-major block for one chunk.
+    struct Scratch<T: TensorScalar> {
+        let col: Storage
+        let block: Storage
+
+        init(_ g: ConvGeometry) {
+            let columns = imagesPerChunk(g) * g.outPixels
+            col = Storage(count: g.patchSize * columns, dtype: T.dtype)
+            block = Storage(count: g.outChannels * columns, dtype: T.dtype)
+        }
+    }
+
+    static func workerScratch<T: TensorScalar>(_: T.Type, _ g: ConvGeometry) -> [Scratch<T>] {
+        (0..<Swift.min(Parallel.threadCount, g.batch)).map { _ in Scratch<T>(g) }
+    }
 
     static func forward<T: TensorScalar>(_: T.Type, x: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
-        if DirectConvolutionKernels.isPreferred(g) { return DirectConvolutionKernels.forward(T.self, x: x, w: w, g) }
+        if ThinConvolutionKernels.isPreferred(g) { return ThinConvolutionKernels.forward(T.self, x: x, w: w, g) }
         return im2colForward(T.self, x: x, w: w, g)
     }
 
     static func inputGradient<T: TensorScalar>(_: T.Type, gy: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
-        if DirectConvolutionKernels.isPreferred(g) { return DirectConvolutionKernels.inputGradient(T.self, gy: gy, w: w, g) }
+        if ThinConvolutionKernels.isPreferred(g) { return ThinConvolutionKernels.inputGradient(T.self, gy: gy, w: w, g) }
         return im2colInputGradient(T.self, gy: gy, w: w, g)
     }
 
     static func weightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
-        if DirectConvolutionKernels.isPreferred(g) { return DirectConvolutionKernels.weightGradient(T.self, x: x, gy: gy, g) }
+        if ThinConvolutionKernels.isPreferred(g) { return ThinConvolutionKernels.weightGradient(T.self, x: x, gy: gy, g) }
         return im2colWeightGradient(T.self, x: x, gy: gy, g)
     }
 
     static func im2colForward<T: TensorScalar>(_: T.Type, x: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
-        let col = scratch(T.self, g.patchSize * g.columns)
-        im2col(x.storage.pointer(as: T.self), g, col.pointer(as: T.self))
-        let gemmOut = scratch(T.self, g.outChannels * g.columns)
-        BLASDispatch.gemm(T.self, transA: false, transB: false, m: g.outChannels, n: g.columns, k: g.patchSize,
-                          a: w.storage.pointer(as: T.self), lda: g.patchSize,
-                          b: col.pointer(as: T.self), ldb: g.columns, c: gemmOut.pointer(as: T.self), ldc: g.columns)
+        let scratch = workerScratch(T.self, g)
+        let px = x.storage.pointer(as: T.self), pw = w.storage.pointer(as: T.self)
+        let P = g.outPixels, O = g.outChannels
         return Tensor.make(g.outputShape, T.self) { out in
-            swapLeadingAxes(gemmOut.pointer(as: T.self), g.outChannels, g.batch, g.outPixels, out)
+            forEachChunk(g) { worker, images in
+                let col = scratch[worker].col.pointer(as: T.self), columns = images.count * P
+                im2col(px, g, images: images, col, ld: columns)
+                // One image: the GEMM writes its NCHW plane directly; more: via the block.
+                let single = images.count == 1
+                let target = single ? out + images.lowerBound * O * P : scratch[worker].block.pointer(as: T.self)
+                BLASDispatch.gemm(T.self, transA: false, transB: false, m: O, n: columns, k: g.patchSize,
+                                  a: pw, lda: g.patchSize, b: col, ldb: columns, c: target, ldc: columns)
+                if !single { swapLeadingAxes(target, O, images.count, P, out + images.lowerBound * O * P) }
+            }
         }
     }
 
     /// The adjoint with respect to the input: col2im(Wᵀ · gy).
     static func im2colInputGradient<T: TensorScalar>(_: T.Type, gy: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
-        let gyT = scratch(T.self, g.outChannels * g.columns)
-        swapLeadingAxes(gy.storage.pointer(as: T.self), g.batch, g.outChannels, g.outPixels, gyT.pointer(as: T.self))
-        let col = scratch(T.self, g.patchSize * g.columns)
-        BLASDispatch.gemm(T.self, transA: true, transB: false, m: g.patchSize, n: g.columns, k: g.outChannels,
-                          a: w.storage.pointer(as: T.self), lda: g.patchSize,
-                          b: gyT.pointer(as: T.self), ldb: g.columns, c: col.pointer(as: T.self), ldc: g.columns)
-        return Tensor.make(g.inputShape, T.self) { out in col2im(col.pointer(as: T.self), g, out) }
+        let scratch = workerScratch(T.self, g)
+        let pg = gy.storage.pointer(as: T.self), pw = w.storage.pointer(as: T.self)
+        let P = g.outPixels, O = g.outChannels
+        return Tensor.make(g.inputShape, T.self) { out in
+            forEachChunk(g) { worker, images in
+                let col = scratch[worker].col.pointer(as: T.self), columns = images.count * P
+                var source = pg + images.lowerBound * O * P
+                if images.count > 1 {
+                    let block = scratch[worker].block.pointer(as: T.self)
+                    swapLeadingAxes(source, images.count, O, P, block)
+                    source = block
+                }
+                BLASDispatch.gemm(T.self, transA: true, transB: false, m: g.patchSize, n: columns, k: O,
+                                  a: pw, lda: g.patchSize, b: source, ldb: columns, c: col, ldc: columns)
+                col2im(col, g, images: images, ld: columns, out)
+            }
+        }
     }
 
-    /// The adjoint with respect to the weight: gy · im2col(x)ᵀ.
+    /// The adjoint with respect to the weight: gy · im2col(x)ᵀ, summed over chunks per worker
+    /// and then over workers.
     static func im2colWeightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
-        let gyT = scratch(T.self, g.outChannels * g.columns)
-        swapLeadingAxes(gy.storage.pointer(as: T.self), g.batch, g.outChannels, g.outPixels, gyT.pointer(as: T.self))
-        let col = scratch(T.self, g.patchSize * g.columns)
-        im2col(x.storage.pointer(as: T.self), g, col.pointer(as: T.self))
+        let scratch = workerScratch(T.self, g)
+        let px = x.storage.pointer(as: T.self), pg = gy.storage.pointer(as: T.self)
+        let P = g.outPixels, O = g.outChannels, size = O * g.patchSize
+        let partials = Storage(count: size * scratch.count, dtype: T.dtype, zeroed: true)
+        forEachChunk(g) { worker, images in
+            let col = scratch[worker].col.pointer(as: T.self), columns = images.count * P
+            im2col(px, g, images: images, col, ld: columns)
+            var source = pg + images.lowerBound * O * P
+            if images.count > 1 {
+                let block = scratch[worker].block.pointer(as: T.self)
+                swapLeadingAxes(source, images.count, O, P, block)
+                source = block
+            }
+            BLASDispatch.gemm(T.self, transA: false, transB: true, m: O, n: g.patchSize, k: columns,
+                              a: source, lda: columns, b: col, ldb: columns, beta: 1,
+                              c: partials.pointer(as: T.self) + worker * size, ldc: g.patchSize)
+        }
         return Tensor.make(g.weightShape, T.self) { out in
-            BLASDispatch.gemm(T.self, transA: false, transB: true, m: g.outChannels, n: g.patchSize, k: g.columns,
-                              a: gyT.pointer(as: T.self), lda: g.columns,
-                              b: col.pointer(as: T.self), ldb: g.columns, c: out, ldc: g.patchSize)
+            let p = partials.pointer(as: T.self)
+            out.update(from: p, count: size)
+            for worker in 1..<Swift.max(scratch.count, 1) {
+                let q = p + worker * size
+                for i in 0..<size { out[i] += q[i] }
+            }
         }
     }
 }

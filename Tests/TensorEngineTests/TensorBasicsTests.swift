@@ -89,11 +89,34 @@ final class ConvolutionPathTests: XCTestCase {
                 let worst = zip(a.doubles, b.doubles).map { abs($0 - $1) }.max() ?? 0
                 XCTAssertLessThan(worst, 1e-12, "\(what) \(xs) \(ws) pad \(pad)")
             }
-            close(DirectConvolutionKernels.forward(Double.self, x: x, w: w, g), ConvolutionKernels.im2colForward(Double.self, x: x, w: w, g), "forward")
-            close(DirectConvolutionKernels.inputGradient(Double.self, gy: gy, w: w, g),
+            close(ThinConvolutionKernels.forward(Double.self, x: x, w: w, g), ConvolutionKernels.im2colForward(Double.self, x: x, w: w, g), "forward")
+            close(ThinConvolutionKernels.inputGradient(Double.self, gy: gy, w: w, g),
                   ConvolutionKernels.im2colInputGradient(Double.self, gy: gy, w: w, g), "input gradient")
-            close(DirectConvolutionKernels.weightGradient(Double.self, x: x, gy: gy, g),
+            close(ThinConvolutionKernels.weightGradient(Double.self, x: x, gy: gy, g),
                   ConvolutionKernels.im2colWeightGradient(Double.self, x: x, gy: gy, g), "weight gradient")
         }
+    }
+}
+
+extension ConvolutionPathTests {
+    /// Several chunks on several workers give what one image at a time gives.
+    func testChunkedBatchMatchesImageByImage() throws {
+        var rng = SeededGenerator(seed: 5)
+        let x = Tensor.randomNormal([5, 3, 28, 28], dtype: .float64, using: &rng)
+        let w = Tensor.randomNormal([16, 3, 3, 3], dtype: .float64, using: &rng)
+        let y = conv2d(x, w, padding: 1)
+        let gy = Tensor.randomNormal(y.shape, dtype: .float64, using: &rng)
+        let gx = conv2dInputGradient(gy, w, inputShape: x.shape, padding: 1)
+        let gw = conv2dWeightGradient(x, gy, weightShape: w.shape, padding: 1)
+        var gwSum = Tensor.zeros(w.shape, dtype: .float64)
+        for n in 0..<5 {
+            let xn = x.slice(alongAxis: 0, n..<n + 1), gyn = gy.slice(alongAxis: 0, n..<n + 1)
+            XCTAssertEqual(conv2d(xn, w, padding: 1).doubles, y.slice(alongAxis: 0, n..<n + 1).doubles)
+            let gxn = conv2dInputGradient(gyn, w, inputShape: xn.shape, padding: 1).doubles
+            let expected = gx.slice(alongAxis: 0, n..<n + 1).doubles
+            XCTAssertLessThan(zip(gxn, expected).map { abs($0 - $1) }.max() ?? 1, 1e-12)
+            gwSum = gwSum + conv2dWeightGradient(xn, gyn, weightShape: w.shape, padding: 1)
+        }
+        XCTAssertLessThan(zip(gwSum.doubles, gw.doubles).map { abs($0 - $1) }.max() ?? 1, 1e-10)
     }
 }

@@ -76,10 +76,14 @@ public enum GEMM {
     public static var defaultBackend: GEMMBackend { resolvedDefaultBackend }
 }
 
+/// The Swift kernels unless `GTN_GEMM=openblas` asks for OpenBLAS (and it loads). Measured
+/// here, OpenBLAS is no faster on the training loop's shapes, and its own thread pool, which
+/// keeps spinning after each call, competes with the engine's threads: a `cpu` outer iteration
+/// took 15 s with it against 12 s with the Swift kernels.
 private let resolvedDefaultBackend: GEMMBackend = {
     switch ProcessInfo.processInfo.environment["GTN_GEMM"]?.lowercased() {
-    case "swift": return .swift
-    default: return OpenBLAS.isAvailable ? .openBLAS : .swift
+    case "openblas": return OpenBLAS.isAvailable ? .openBLAS : .swift
+    default: return .swift
     }
 }()
 

@@ -242,8 +242,9 @@ final class GEMMTests: XCTestCase {
 
     func testDefaultBackendResolves() {
         XCTAssertNotEqual(GEMM.defaultBackend, .automatic)
+        let requested = ProcessInfo.processInfo.environment["GTN_GEMM"]?.lowercased()
+        XCTAssertEqual(GEMM.defaultBackend, requested == "openblas" && OpenBLAS.isAvailable ? .openBLAS : .swift)
         if !OpenBLAS.isAvailable {
-            XCTAssertEqual(GEMM.defaultBackend, .swift)
             XCTAssertEqual(OpenBLAS.libraryDescription, "not found")
         } else {
             XCTAssertTrue(OpenBLAS.libraryDescription.hasPrefix("OpenBLAS"), OpenBLAS.libraryDescription)

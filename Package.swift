@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Kernels", swiftSettings: kernelFlags),
         .target(name: "TensorEngine", dependencies: ["Kernels"], swiftSettings: kernelFlags),
         .target(name: "NeuralNet", dependencies: ["TensorEngine"], swiftSettings: kernelFlags),
-        .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: kernelFlags),
+        .target(name: "Datasets", dependencies: ["CZlib", "TensorEngine"], swiftSettings: kernelFlags),
         .target(name: "GTN", dependencies: ["NeuralNet", "Datasets", "CZlib"], swiftSettings: kernelFlags),
         .target(name: "NAS", dependencies: ["GTN"], swiftSettings: kernelFlags),
         .executableTarget(

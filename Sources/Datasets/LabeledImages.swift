@@ -1,3 +1,4 @@
+import TensorEngine
 /// N images of rows×cols, normalized Float pixels row-major `[N*rows*cols]`, labels 0..<10.
 public struct LabeledImages: Sendable {
     public let count: Int
@@ -80,7 +81,7 @@ public struct MNISTSplits: Sendable {
         guard validationCount >= 0 && validationCount < full.count else {
             throw DatasetError("validation count", "\(validationCount) must be between 0 and \(full.count - 1) (the training set holds \(full.count) images)")
         }
-        var rng = DataRNG(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var order = Array(0..<full.count)
         rng.shuffle(&order)
         let validationIndices = order[..<validationCount].sorted()

@@ -14,6 +14,25 @@ func unitNorms(_ v: Tensor) -> Tensor {
     withoutGradientRecording { sqrt(square(v).sum(alongAxes: Array(1..<v.rank))) }
 }
 
+/// Adds a layer's weight (`name.v` and `name.g` under weight normalization, else `name.w`) and
+/// bias (`name.b`) to `p`: Kaiming-normal weights, unit-norm gains, zero biases.
+private func initializeWeightAndBias(_ name: String, shape: [Int], fanIn: Int, weightNormalized: Bool, bias: Bool,
+                                     into p: inout Parameters, dtype: DType, using rng: inout SeededGenerator) {
+    let v = kaimingNormal(shape, fanIn: fanIn, dtype: dtype, using: &rng)
+    if weightNormalized {
+        p.append(name + ".v", v)
+        p.append(name + ".g", unitNorms(v))
+    } else {
+        p.append(name + ".w", v)
+    }
+    if bias { p.append(name + ".b", Tensor.zeros([shape[0]], dtype: dtype)) }
+}
+
+/// The layer's weight: g · v / ‖v‖ under weight normalization, else w.
+private func layerWeight(_ name: String, weightNormalized: Bool, _ p: Parameters) -> Tensor {
+    weightNormalized ? TensorEngine.weightNormalized(direction: p[name + ".v"], gain: p[name + ".g"]) : p[name + ".w"]
+}
+
 /// A 2-D convolution (stride 1, square kernel), optionally weight-normalized. Its parameters
 /// live in a `Parameters` under `name.v`, `name.g` (weight norm) or `name.w`, and `name.b`.
 public struct Conv2dLayer: Sendable {
@@ -31,19 +50,11 @@ public struct Conv2dLayer: Sendable {
     }
 
     public func initialize(into p: inout Parameters, dtype: DType = .float32, using rng: inout SeededGenerator) {
-        let v = kaimingNormal([outChannels, inChannels, kernel, kernel], fanIn: inChannels * kernel * kernel, dtype: dtype, using: &rng)
-        if weightNormalized {
-            p.append(name + ".v", v)
-            p.append(name + ".g", unitNorms(v))
-        } else {
-            p.append(name + ".w", v)
-        }
-        if hasBias { p.append(name + ".b", Tensor.zeros([outChannels], dtype: dtype)) }
+        initializeWeightAndBias(name, shape: [outChannels, inChannels, kernel, kernel], fanIn: inChannels * kernel * kernel,
+                                weightNormalized: weightNormalized, bias: hasBias, into: &p, dtype: dtype, using: &rng)
     }
 
-    public func weight(_ p: Parameters) -> Tensor {
-        weightNormalized ? TensorEngine.weightNormalized(direction: p[name + ".v"], gain: p[name + ".g"]) : p[name + ".w"]
-    }
+    public func weight(_ p: Parameters) -> Tensor { layerWeight(name, weightNormalized: weightNormalized, p) }
 
     public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
         let y = conv2d(x, weight(p), padding: padding)
@@ -65,19 +76,11 @@ public struct LinearLayer: Sendable {
     }
 
     public func initialize(into p: inout Parameters, dtype: DType = .float32, using rng: inout SeededGenerator) {
-        let v = kaimingNormal([outFeatures, inFeatures], fanIn: inFeatures, dtype: dtype, using: &rng)
-        if weightNormalized {
-            p.append(name + ".v", v)
-            p.append(name + ".g", unitNorms(v))
-        } else {
-            p.append(name + ".w", v)
-        }
-        if hasBias { p.append(name + ".b", Tensor.zeros([outFeatures], dtype: dtype)) }
+        initializeWeightAndBias(name, shape: [outFeatures, inFeatures], fanIn: inFeatures,
+                                weightNormalized: weightNormalized, bias: hasBias, into: &p, dtype: dtype, using: &rng)
     }
 
-    public func weight(_ p: Parameters) -> Tensor {
-        weightNormalized ? TensorEngine.weightNormalized(direction: p[name + ".v"], gain: p[name + ".g"]) : p[name + ".w"]
-    }
+    public func weight(_ p: Parameters) -> Tensor { layerWeight(name, weightNormalized: weightNormalized, p) }
 
     public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
         linear(x, weight: weight(p), bias: hasBias ? p[name + ".b"] : nil)

@@ -32,6 +32,26 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     /// Uniform in [0, 1).
     public mutating func nextUniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
+    /// Uniform in `0..<bound` by rejection (no modulo bias), written out rather than taken from
+    /// the standard library so that the sequence cannot change with the toolchain.
+    public mutating func nextIndex(below bound: Int) -> Int {
+        precondition(bound > 0, "nextIndex(below:): bound must be positive, got \(bound)")
+        let b = UInt64(bound)
+        let limit = UInt64.max - UInt64.max % b
+        while true {
+            let r = next()
+            if r < limit { return Int(r % b) }
+        }
+    }
+
+    /// Fisher–Yates shuffle with a toolchain-independent sequence.
+    public mutating func shuffle<T>(_ a: inout [T]) {
+        guard a.count > 1 else { return }
+        for i in stride(from: a.count - 1, to: 0, by: -1) {
+            a.swapAt(i, nextIndex(below: i + 1))
+        }
+    }
+
     /// Standard normal (Box–Muller).
     public mutating func nextNormal() -> Double {
         let u1 = Swift.max(nextUniform(), .leastNonzeroMagnitude), u2 = nextUniform()

@@ -7,7 +7,9 @@ import TensorEngine
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the engine's speed (release builds only give meaningful numbers).",
-        subcommands: [KernelsBench.self, TrainBench.self])
+        discussion: "`gtn bench` alone times outer meta-training iterations (`gtn bench train`); `gtn bench kernels` times GEMM and convolution.",
+        subcommands: [TrainBench.self, KernelsBench.self],
+        defaultSubcommand: TrainBench.self)
 }
 
 struct KernelsBench: ParsableCommand {

@@ -3,6 +3,8 @@ import Foundation
 /// What a vector-Jacobian product gets besides the output gradient.
 struct VJPContext {
     /// The op's output, rebuilt with its node so a derivative that uses it stays differentiable.
+    /// Only ops recorded with `savingOutput: true` may read it; for the others the engine does
+    /// not keep the values alive.
     let output: Tensor
     /// Which inputs need a gradient; the VJP may return nil for the others.
     let needsGradient: [Bool]
@@ -150,6 +152,7 @@ public func gradients(of output: Tensor, wrt inputs: [Tensor], seed: Tensor? = n
             guard let g = grads[ObjectIdentifier(node)], let vjp = node.vjp else { continue }
             if !targets.contains(ObjectIdentifier(node)) { grads[ObjectIdentifier(node)] = nil }
             let needs = node.inputs.map { $0.node.map { relevant.contains(ObjectIdentifier($0)) } ?? false }
+            // Without a saved output the gradient's storage stands in; such VJPs never read it.
             let out = Tensor(shape: node.shape,
                              storage: node.savedOutput ?? g.storage,
                              node: createGraph ? node : nil)

@@ -165,7 +165,7 @@ struct Train: ParsableCommand {
             }
         }
         if lastSaved != trainer.state.iteration { try save() }
-        try evaluate(final: true)
+        if lastAccuracy?.iteration != trainer.state.iteration { try evaluate(final: true) }
         Terminal.line("meta-gradient clipped \(trainer.state.clippedCount) times, skipped \(trainer.state.skippedCount) times; checkpoint: \(Checkpoint.url(in: directory).path)")
     }
 }

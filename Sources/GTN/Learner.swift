@@ -38,7 +38,7 @@ public struct LearnerSpec: Codable, Sendable, Hashable, CustomStringConvertible 
 
     /// Parses the compact form of `description`, e.g. `c3x48-c5x96-fc128`.
     public init?(parsing text: String) {
-        let parts = text.split(separator: "-")
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 2, let last = parts.last, last.hasPrefix("fc"), let fc = Int(last.dropFirst(2)), fc > 0 else { return nil }
         var blocks: [ConvBlock] = []
         for part in parts.dropLast() {

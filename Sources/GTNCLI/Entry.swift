@@ -24,5 +24,5 @@ struct GTNCommand: ParsableCommand {
         the checkpoint. MNIST is found with --data-dir, then $GTN_DATA_DIR, then a cache in your home \
         directory, and downloaded there when missing.
         """,
-        subcommands: [Train.self, Evaluate.self, Sample.self, Bench.self])
+        subcommands: [Train.self, Evaluate.self, Sample.self, Bench.self, Nas.self])
 }

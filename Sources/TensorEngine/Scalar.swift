@@ -10,8 +10,7 @@ public enum DType: String, Sendable, CustomStringConvertible {
 }
 
 /// What the kernels need of a scalar: arithmetic, SIMD lanes, and the transcendental functions.
-public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Sendable
-where Self.SIMD8Storage: Sendable {
+public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Sendable {
     static var dtype: DType { get }
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self

@@ -8,7 +8,7 @@ final class LearnerTests: XCTestCase {
         let spec = LearnerSpec(blocks: [.init(kernel: 3, width: 48), .init(kernel: 5, width: 96)], fc: 128)
         XCTAssertEqual(spec.description, "c3x48-c5x96-fc128")
         XCTAssertEqual(LearnerSpec(parsing: "c3x48-c5x96-fc128"), spec)
-        for bad in ["", "fc10", "c3x48", "c4x48-fc10", "c3x0-fc10", "c3x8-c3x8-c3x8-c3x8-c3x8-fc10", "d3x48-fc10", "c3x48-fc"] {
+        for bad in ["", "c3x48--fc128", "fc10", "c3x48", "c4x48-fc10", "c3x0-fc10", "c3x8-c3x8-c3x8-c3x8-c3x8-fc10", "d3x48-fc10", "c3x48-fc"] {
             XCTAssertNil(LearnerSpec(parsing: bad), bad)
         }
     }

@@ -1,0 +1,142 @@
+import Foundation
+import GTN
+import TensorEngine
+
+/// The architectures the search explores: 2-4 same-padded conv blocks (kernel 3 or 5, a width from
+/// a grid each), then a hidden FC layer of a width from a grid. Candidates are `LearnerSpec`s,
+/// which print and parse as `c3x48-c5x96-fc128`.
+public struct SearchSpace: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var depths: ClosedRange<Int>
+    public var kernels: [Int]
+    /// Conv widths (sorted ascending; mutations move to a neighbouring value).
+    public var convWidths: [Int]
+    /// Hidden FC widths (sorted ascending).
+    public var fcWidths: [Int]
+
+    public init(depths: ClosedRange<Int>, kernels: [Int], convWidths: [Int], fcWidths: [Int]) {
+        precondition(depths.lowerBound >= 1 && depths.upperBound <= 4, "SearchSpace: depths must lie in 1...4 (28 halved per block)")
+        precondition(!kernels.isEmpty && kernels.allSatisfy { $0 > 0 && $0 % 2 == 1 }, "SearchSpace: kernels must be odd and positive")
+        precondition(!convWidths.isEmpty && !fcWidths.isEmpty, "SearchSpace: empty width grid")
+        self.depths = depths
+        self.kernels = kernels
+        self.convWidths = convWidths.sorted()
+        self.fcWidths = fcWidths.sorted()
+    }
+
+    /// The default space. Widths are multiples of 8 around the `cpu` preset's ranges (c1 16-32,
+    /// c2 32-64, f 64-128), so the teacher is asked about learners like those it was trained on.
+    /// Conv widths stop at 48: a 5×5 block of 64 after another of 64 costs 0.6 s per step on one
+    /// core here (4× a 3×3 one), which would make one epoch of ground truth cost minutes.
+    public static let standard = SearchSpace(depths: 2...4, kernels: [3, 5], convWidths: [8, 16, 24, 32, 48],
+                                             fcWidths: [32, 64, 96, 128, 192, 256])
+
+    public var description: String {
+        "depth \(depths.lowerBound)-\(depths.upperBound), kernels \(kernels.map(String.init).joined(separator: "/")), conv widths \(convWidths.map(String.init).joined(separator: "/")), fc widths \(fcWidths.map(String.init).joined(separator: "/"))"
+    }
+
+    /// Number of distinct architectures.
+    public var size: Double {
+        depths.reduce(0.0) { total, d in
+            total + Double(fcWidths.count) * pow(Double(kernels.count * convWidths.count), Double(d))
+        }
+    }
+
+    public func contains(_ spec: LearnerSpec) -> Bool {
+        depths.contains(spec.blocks.count) && fcWidths.contains(spec.fc)
+            && spec.blocks.allSatisfy { kernels.contains($0.kernel) && convWidths.contains($0.width) }
+    }
+
+    /// A uniformly random architecture: depth first, then each block's kernel and width, then the FC width.
+    public func sample(using rng: inout SeededGenerator) -> LearnerSpec {
+        let depth = depths.lowerBound + rng.index(below: depths.count)
+        let blocks = (0..<depth).map { _ in randomBlock(using: &rng) }
+        return LearnerSpec(blocks: blocks, fc: fcWidths[rng.index(below: fcWidths.count)])
+    }
+
+    /// `count` distinct random architectures (fewer only if the space is smaller than `count`).
+    public func sampleDistinct(_ count: Int, using rng: inout SeededGenerator) -> [LearnerSpec] {
+        var seen = Set<LearnerSpec>()
+        var specs: [LearnerSpec] = []
+        var attempts = 0
+        while specs.count < count && attempts < 100 * count + 1000 {
+            attempts += 1
+            let spec = sample(using: &rng)
+            if seen.insert(spec).inserted { specs.append(spec) }
+        }
+        return specs
+    }
+
+    /// One kind of change, as in aging evolution: a block's kernel, a block's width (to a
+    /// neighbouring grid value), the FC width (likewise), or the depth (a block inserted or removed
+    /// at a random position). The result differs from `spec` in exactly that one thing.
+    public enum Mutation: CaseIterable, Sendable {
+        case kernel, convWidth, fcWidth, addBlock, removeBlock
+    }
+
+    public func mutate(_ spec: LearnerSpec, using rng: inout SeededGenerator) -> LearnerSpec {
+        let applicable = Mutation.allCases.filter { kind in
+            switch kind {
+            case .kernel: return kernels.count > 1
+            case .convWidth: return convWidths.count > 1
+            case .fcWidth: return fcWidths.count > 1
+            case .addBlock: return spec.blocks.count < depths.upperBound
+            case .removeBlock: return spec.blocks.count > depths.lowerBound
+            }
+        }
+        guard !applicable.isEmpty else { return spec }
+        var child = spec
+        switch applicable[rng.index(below: applicable.count)] {
+        case .kernel:
+            let i = rng.index(below: spec.blocks.count)
+            let others = kernels.filter { $0 != spec.blocks[i].kernel }
+            child.blocks[i].kernel = others[rng.index(below: others.count)]
+        case .convWidth:
+            let i = rng.index(below: spec.blocks.count)
+            child.blocks[i].width = neighbour(of: spec.blocks[i].width, in: convWidths, using: &rng)
+        case .fcWidth:
+            child.fc = neighbour(of: spec.fc, in: fcWidths, using: &rng)
+        case .addBlock:
+            child.blocks.insert(randomBlock(using: &rng), at: rng.index(below: spec.blocks.count + 1))
+        case .removeBlock:
+            child.blocks.remove(at: rng.index(below: spec.blocks.count))
+        }
+        return child
+    }
+
+    private func randomBlock(using rng: inout SeededGenerator) -> LearnerSpec.ConvBlock {
+        LearnerSpec.ConvBlock(kernel: kernels[rng.index(below: kernels.count)], width: convWidths[rng.index(below: convWidths.count)])
+    }
+
+    /// The grid value next to `value` (either side at random; the one side at the ends). A value
+    /// off the grid moves to its nearest grid value.
+    private func neighbour(of value: Int, in grid: [Int], using rng: inout SeededGenerator) -> Int {
+        guard let i = grid.firstIndex(of: value) else {
+            return grid.min { abs($0 - value) < abs($1 - value) } ?? value
+        }
+        if i == 0 { return grid[1] }
+        if i == grid.count - 1 { return grid[i - 1] }
+        return grid[rng.index(below: 2) == 0 ? i - 1 : i + 1]
+    }
+}
+
+extension SeededGenerator {
+    /// Uniform in `0..<bound` by rejection. Written out rather than `Int.random(in:)` so that
+    /// a seed gives the same candidates whatever the toolchain's algorithm.
+    mutating func index(below bound: Int) -> Int {
+        precondition(bound > 0, "index(below:) needs a positive bound")
+        let b = UInt64(bound)
+        let limit = UInt64.max - UInt64.max % b
+        while true {
+            let r = next()
+            if r < limit { return Int(r % b) }
+        }
+    }
+}
+
+extension LearnerSpec {
+    /// A stable 64-bit hash of the compact form (FNV-1a), to seed a candidate's evaluation
+    /// from what it is rather than where it happens to sit in a list.
+    var stableHash: UInt64 {
+        description.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+}

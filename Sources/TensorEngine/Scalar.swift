@@ -10,7 +10,7 @@ public enum DType: String, Sendable, CustomStringConvertible {
 }
 
 /// What the kernels need of a scalar: arithmetic, SIMD lanes, and the transcendental functions.
-public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Sendable {
+public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
     static var dtype: DType { get }
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self

@@ -120,7 +120,7 @@ public enum Search {
 
     private static func sampleWithoutReplacement(_ items: [Int], _ k: Int, using rng: inout SeededGenerator) -> [Int] {
         var pool = items
-        for i in 0..<k { pool.swapAt(i, i + rng.index(below: pool.count - i)) }
+        for i in 0..<k { pool.swapAt(i, i + rng.nextIndex(below: pool.count - i)) }
         return Array(pool[..<k])
     }
 }

@@ -48,9 +48,9 @@ public struct SearchSpace: Codable, Sendable, Equatable, CustomStringConvertible
 
     /// A uniformly random architecture: depth first, then each block's kernel and width, then the FC width.
     public func sample(using rng: inout SeededGenerator) -> LearnerSpec {
-        let depth = depths.lowerBound + rng.index(below: depths.count)
+        let depth = depths.lowerBound + rng.nextIndex(below: depths.count)
         let blocks = (0..<depth).map { _ in randomBlock(using: &rng) }
-        return LearnerSpec(blocks: blocks, fc: fcWidths[rng.index(below: fcWidths.count)])
+        return LearnerSpec(blocks: blocks, fc: fcWidths[rng.nextIndex(below: fcWidths.count)])
     }
 
     /// `count` distinct random architectures (fewer only if the space is smaller than `count`).
@@ -85,26 +85,26 @@ public struct SearchSpace: Codable, Sendable, Equatable, CustomStringConvertible
         }
         guard !applicable.isEmpty else { return spec }
         var child = spec
-        switch applicable[rng.index(below: applicable.count)] {
+        switch applicable[rng.nextIndex(below: applicable.count)] {
         case .kernel:
-            let i = rng.index(below: spec.blocks.count)
+            let i = rng.nextIndex(below: spec.blocks.count)
             let others = kernels.filter { $0 != spec.blocks[i].kernel }
-            child.blocks[i].kernel = others[rng.index(below: others.count)]
+            child.blocks[i].kernel = others[rng.nextIndex(below: others.count)]
         case .convWidth:
-            let i = rng.index(below: spec.blocks.count)
+            let i = rng.nextIndex(below: spec.blocks.count)
             child.blocks[i].width = neighbour(of: spec.blocks[i].width, in: convWidths, using: &rng)
         case .fcWidth:
             child.fc = neighbour(of: spec.fc, in: fcWidths, using: &rng)
         case .addBlock:
-            child.blocks.insert(randomBlock(using: &rng), at: rng.index(below: spec.blocks.count + 1))
+            child.blocks.insert(randomBlock(using: &rng), at: rng.nextIndex(below: spec.blocks.count + 1))
         case .removeBlock:
-            child.blocks.remove(at: rng.index(below: spec.blocks.count))
+            child.blocks.remove(at: rng.nextIndex(below: spec.blocks.count))
         }
         return child
     }
 
     private func randomBlock(using rng: inout SeededGenerator) -> LearnerSpec.ConvBlock {
-        LearnerSpec.ConvBlock(kernel: kernels[rng.index(below: kernels.count)], width: convWidths[rng.index(below: convWidths.count)])
+        LearnerSpec.ConvBlock(kernel: kernels[rng.nextIndex(below: kernels.count)], width: convWidths[rng.nextIndex(below: convWidths.count)])
     }
 
     /// The grid value next to `value` (either side at random; the one side at the ends). A value
@@ -115,23 +115,10 @@ public struct SearchSpace: Codable, Sendable, Equatable, CustomStringConvertible
         }
         if i == 0 { return grid[1] }
         if i == grid.count - 1 { return grid[i - 1] }
-        return grid[rng.index(below: 2) == 0 ? i - 1 : i + 1]
+        return grid[rng.nextIndex(below: 2) == 0 ? i - 1 : i + 1]
     }
 }
 
-extension SeededGenerator {
-    /// Uniform in `0..<bound` by rejection. Written out rather than `Int.random(in:)` so that
-    /// a seed gives the same candidates whatever the toolchain's algorithm.
-    mutating func index(below bound: Int) -> Int {
-        precondition(bound > 0, "index(below:) needs a positive bound")
-        let b = UInt64(bound)
-        let limit = UInt64.max - UInt64.max % b
-        while true {
-            let r = next()
-            if r < limit { return Int(r % b) }
-        }
-    }
-}
 
 extension LearnerSpec {
     /// A stable 64-bit hash of the compact form (FNV-1a), to seed a candidate's evaluation

@@ -131,7 +131,8 @@ struct TrainBench: ParsableCommand {
             if !json { Terminal.line(String(format: "outer %d%@: %.2f s, meta-loss %.4f", i, i == 0 ? " (warm-up)" : "", m.seconds, m.metaLoss)) }
         }
         profiler.isEnabled = false
-        let median = seconds.sorted()[seconds.count / 2]
+        let sorted = seconds.sorted()
+        let median = (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
         let rss = peakResidentBytes()
         let flopsPerOuter = profiler.flops / Double(outer)
         let gflops = flopsPerOuter / median / 1e9

@@ -54,20 +54,29 @@ public struct RealBaseline: Codable, Sendable {
 public struct Evaluator {
     public let teacher: Teacher
     public let data: RealData
-    /// Learner widths are drawn from these ranges (the preset's by default).
+    /// Learner widths are drawn from these ranges (the preset's by default)...
     public var widthRanges: WidthRanges
+    /// ...or whole architectures from this space, when set.
+    public var learnerSpace: LearnerSpace?
 
-    public init(teacher: Teacher, data: RealData, widthRanges: WidthRanges? = nil) {
+    public init(teacher: Teacher, data: RealData, widthRanges: WidthRanges? = nil, learnerSpace: LearnerSpace? = nil) {
         self.teacher = teacher
         self.data = data
         self.widthRanges = widthRanges ?? teacher.preset.widthRanges
+        self.learnerSpace = learnerSpace
+    }
+
+    /// The evaluator a training run's configuration implies.
+    public init(teacher: Teacher, data: RealData, configuration: TrainingConfiguration) {
+        self.init(teacher: teacher, data: data, widthRanges: configuration.widthRanges, learnerSpace: configuration.learnerSpace)
     }
 
     /// The K learners of an evaluation: the same for a given seed, so evaluations compare.
     func learners(_ count: Int, seed: UInt64) -> [(Learner, Parameters)] {
         var rng = SeededGenerator(seed: seed)
         return (0..<count).map { _ in
-            let learner = Learner(architecture: teacher.preset.learner, widths: widthRanges.sample(using: &rng))
+            let spec = learnerSpace?.sample(using: &rng) ?? LearnerSpec(widths: widthRanges.sample(using: &rng))
+            let learner = Learner(architecture: teacher.preset.learner, spec: spec)
             return (learner, learner.initialParameters(using: &rng))
         }
     }

@@ -55,6 +55,36 @@ public struct LearnerSpec: Codable, Sendable, Hashable, CustomStringConvertible 
     public var finalSide: Int { blocks.reduce(28) { side, _ in side / 2 } }
 }
 
+/// A distribution over learner architectures for meta-training, so that the teacher learns to
+/// teach the architectures a search will ask it to rank, not only the preset's two-block family.
+/// The default matches `gtn nas`'s search space.
+public struct LearnerSpace: Codable, Sendable, Equatable {
+    public var depths: ClosedRange<Int>
+    public var kernels: [Int]
+    public var widths: ClosedRange<Int>
+    public var fcWidths: ClosedRange<Int>
+
+    public init(depths: ClosedRange<Int> = 2...4, kernels: [Int] = [3, 5], widths: ClosedRange<Int> = 8...48,
+                fcWidths: ClosedRange<Int> = 32...256) {
+        precondition(depths.lowerBound >= 1 && depths.upperBound <= 4, "LearnerSpace: depths must lie in 1...4 for 28×28 inputs")
+        precondition(!kernels.isEmpty && kernels.allSatisfy { $0 > 0 && $0 % 2 == 1 }, "LearnerSpace: kernels must be odd")
+        precondition(widths.lowerBound > 0 && fcWidths.lowerBound > 0, "LearnerSpace: widths must be positive")
+        self.depths = depths
+        self.kernels = kernels
+        self.widths = widths
+        self.fcWidths = fcWidths
+    }
+
+    public func sample(using rng: inout SeededGenerator) -> LearnerSpec {
+        let depth = depths.lowerBound + rng.nextIndex(below: depths.count)
+        let blocks = (0..<depth).map { _ in
+            LearnerSpec.ConvBlock(kernel: kernels[rng.nextIndex(below: kernels.count)],
+                                  width: widths.lowerBound + rng.nextIndex(below: widths.count))
+        }
+        return LearnerSpec(blocks: blocks, fc: fcWidths.lowerBound + rng.nextIndex(below: fcWidths.count))
+    }
+}
+
 /// A learner of the preset's family: a function of explicit parameters, so that "the learner
 /// after step t" is just another `Parameters` value.
 public struct Learner: Sendable {

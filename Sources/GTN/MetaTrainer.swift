@@ -25,7 +25,16 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         memoryMode = preset.defaultMemoryMode
     }
 
+    /// Draw learners from this space instead of the preset's family (`--learner-family search-space`).
+    public var learnerSpace: LearnerSpace?
+
     public var widthRanges: WidthRanges { fixedWidths.map(WidthRanges.fixed) ?? preset.widthRanges }
+
+    /// A fresh learner's architecture: from the learner space when set, else the preset's family
+    /// with random (or fixed) widths.
+    public func sampleLearnerSpec(using rng: inout SeededGenerator) -> LearnerSpec {
+        learnerSpace?.sample(using: &rng) ?? LearnerSpec(widths: widthRanges.sample(using: &rng))
+    }
 }
 
 /// Everything that changes during meta-training; a checkpoint stores exactly this.
@@ -61,7 +70,8 @@ public struct IterationMetrics: Codable, Sendable {
     public var clipped: Bool
     public var skipped: Bool
     public var outerLearningRate: Double
-    public var widths: LearnerWidths
+    /// The sampled learner, as a `LearnerSpec` string.
+    public var learner: String
     public var seconds: Double
     public var peakMemoryBytes: Int
 }
@@ -102,8 +112,7 @@ public final class MetaTrainer {
         BufferPool.shared.resetPeak()
         var rng = state.rng
         let preset = configuration.preset
-        let widths = configuration.widthRanges.sample(using: &rng)
-        let learner = Learner(architecture: preset.learner, widths: widths)
+        let learner = Learner(architecture: preset.learner, spec: configuration.sampleLearnerSpec(using: &rng))
         let initial = learner.initialParameters(using: &rng)
         let plan = state.teacher.plan(using: &rng)
         let real = data.train.randomBatch(size: preset.batchSize, using: &rng)
@@ -130,7 +139,7 @@ public final class MetaTrainer {
         return IterationMetrics(iteration: state.iteration, metaLoss: result.metaLoss,
                                 innerLossFirst: result.innerLosses.first ?? .nan, innerLossLast: result.innerLosses.last ?? .nan,
                                 gradientNorm: norm, clipped: finite && norm > configuration.clipNorm, skipped: !finite,
-                                outerLearningRate: lr, widths: widths, seconds: Date().timeIntervalSince(start),
+                                outerLearningRate: lr, learner: learner.spec.description, seconds: Date().timeIntervalSince(start),
                                 peakMemoryBytes: BufferPool.shared.statistics.peakLiveBytes)
     }
 }

@@ -56,7 +56,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let (configuration, state) = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
         let realData = try data.load(quiet: json)
-        let evaluator = Evaluator(teacher: state.teacher, data: realData, widthRanges: configuration.widthRanges)
+        let evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
         let result = try evaluator.gtnAccuracy(learners: learners, seed: seed, curve: curve) { k in
             if !json { Terminal.status("GTN learners: \(k)/\(learners)") }
         }

@@ -32,6 +32,9 @@ struct Train: ParsableCommand {
     @Option(help: "Fix every learner's widths to c1,c2,f instead of drawing them at random.")
     var widths: LearnerWidths?
 
+    @Option(name: .customLong("learner-family"), help: "Learners to meta-train on: preset (the preset's two-block family with random widths) or search-space (2-4 blocks of kernel 3 or 5, widths 8-48, FC 32-256: the architectures `gtn nas` ranks).")
+    var learnerFamily: LearnerFamily = .preset
+
     @Option(name: .customLong("inner-lr"), help: "Initial inner learning rate (default: the preset's).")
     var innerLearningRate: Double?
 
@@ -65,6 +68,9 @@ struct Train: ParsableCommand {
     @OptionGroup var data: DataOptions
 
     func validate() throws {
+        if learnerFamily == .searchSpace && (widths != nil || preset == .seed) {
+            throw ValidationError("--learner-family search-space draws whole architectures; it cannot be combined with --widths or the seed preset")
+        }
         try requirePositive(outer, "--outer")
         try requirePositive(steps, "--steps")
         try requirePositive(batch, "--batch")
@@ -87,6 +93,7 @@ struct Train: ParsableCommand {
         var c = TrainingConfiguration(preset: p, outerIterations: outer)
         c.curriculum = curriculum
         c.fixedWidths = widths
+        if learnerFamily == .searchSpace { c.learnerSpace = LearnerSpace() }
         c.seed = seed
         if let memory { c.memoryMode = memory }
         c.intermediateLosses = intermediateLosses
@@ -127,7 +134,7 @@ struct Train: ParsableCommand {
         var lastAccuracy: (iteration: Int, value: Double)?
         var lastSaved = trainer.state.iteration
         func evaluate(final: Bool) throws {
-            let evaluator = Evaluator(teacher: trainer.state.teacher, data: realData, widthRanges: configuration.widthRanges)
+            let evaluator = Evaluator(teacher: trainer.state.teacher, data: realData, configuration: configuration)
             let result = try evaluator.gtnAccuracy(learners: evaluationLearners) { k in
                 Terminal.status("evaluating: learner \(k)/\(evaluationLearners)")
             }
@@ -211,4 +218,9 @@ enum MetricsLog {
         }
         try AtomicFile.write(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: url)
     }
+}
+
+enum LearnerFamily: String, ExpressibleByArgument, CaseIterable {
+    case preset
+    case searchSpace = "search-space"
 }

@@ -87,6 +87,8 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["train", "--batch", "0"]), mentioning: ["--batch", "0"])
         assertFails(try gtn(["train", "--curriculum", "sideways"]), mentioning: ["sideways"])
         assertFails(try gtn(["train", "--widths", "16,x,3"]), mentioning: ["widths"])
+        assertFails(try gtn(["train", "--learner-family", "search-space", "--widths", "8,8,8"]), mentioning: ["--learner-family", "--widths"])
+        assertFails(try gtn(["train", "--learner-family", "everything"]), mentioning: ["everything"])
         assertFails(try gtn(["eval", "--checkpoint", "/nonexistent/run"]), mentioning: ["/nonexistent/run"])
         assertFails(try gtn(["train", "--data-dir", "/nonexistent/data", "--outer", "1", "--out", try temporaryDirectory().path + "/r"]),
                     mentioning: ["/nonexistent/data"])

@@ -173,3 +173,41 @@ final class TrainingTests: XCTestCase {
         return nil
     }()
 }
+
+/// Meta-training on a space of architectures (what `gtn nas` ranks) rather than one family.
+final class LearnerSpaceTests: XCTestCase {
+    func testSamplesEveryDepthAndKernelWithinBounds() {
+        let space = LearnerSpace(depths: 2...4, kernels: [3, 5], widths: 8...48, fcWidths: 32...256)
+        var rng = SeededGenerator(seed: 1)
+        var depths = Set<Int>(), kernels = Set<Int>()
+        for _ in 0..<200 {
+            let spec = space.sample(using: &rng)
+            depths.insert(spec.blocks.count)
+            for block in spec.blocks {
+                kernels.insert(block.kernel)
+                XCTAssertTrue(space.widths.contains(block.width))
+            }
+            XCTAssertTrue(space.fcWidths.contains(spec.fc))
+            XCTAssertEqual(LearnerSpec(parsing: spec.description), spec)
+        }
+        XCTAssertEqual(depths, [2, 3, 4])
+        XCTAssertEqual(kernels, [3, 5])
+    }
+
+    func testMetaTrainingDrawsLearnersFromTheSpaceAndCheckpointsIt() throws {
+        var configuration = TrainingTests.tinyConfiguration()
+        configuration.fixedWidths = nil
+        configuration.learnerSpace = LearnerSpace(depths: 3...4, kernels: [3, 5], widths: 2...3, fcWidths: 4...6)
+        let trainer = MetaTrainer(configuration: configuration, data: TrainingTests.syntheticData)
+        for _ in 0..<2 {
+            let metrics = try trainer.step()
+            let spec = try XCTUnwrap(LearnerSpec(parsing: metrics.learner), metrics.learner)
+            XCTAssertTrue((3...4).contains(spec.blocks.count), metrics.learner)
+            XCTAssertTrue(metrics.metaLoss.isFinite)
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gtn-space-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Checkpoint.save(trainer.state, configuration: configuration, to: dir)
+        XCTAssertEqual(try Checkpoint.load(from: dir).configuration.learnerSpace, configuration.learnerSpace)
+    }
+}

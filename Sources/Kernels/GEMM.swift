@@ -71,8 +71,8 @@ public enum GEMM {
         }
     }
 
-    /// The backend `.automatic` resolves to: OpenBLAS if loadable, else swift.
-    /// `GTN_GEMM=swift|openblas` overrides it (openblas still needs the library).
+    /// The backend `.automatic` resolves to: the Swift kernels, unless `GTN_GEMM=openblas`
+    /// asks for OpenBLAS and it loads (see `resolvedDefaultBackend` for why).
     public static var defaultBackend: GEMMBackend { resolvedDefaultBackend }
 }
 

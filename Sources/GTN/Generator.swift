@@ -45,6 +45,16 @@ public struct Generator: Sendable {
         return p
     }
 
+    /// `p` with every weight-normalized layer's weight computed once (see `Conv2dLayer.resolveWeight`):
+    /// the generator runs once per inner step with the same φ, so the steps share one normalization.
+    public func resolvingWeights(_ p: Parameters) -> Parameters {
+        let l = layers
+        var resolved = p
+        l.fc1.resolveWeight(in: &resolved); l.fc2.resolveWeight(in: &resolved)
+        l.conv1.resolveWeight(in: &resolved); l.conv2.resolveWeight(in: &resolved)
+        return resolved
+    }
+
     /// Images [B, 1, 28, 28] for noise [B, noise] and labels (B of them).
     public func callAsFunction(_ z: Tensor, labels: [Int], _ p: Parameters) -> Tensor {
         let l = layers

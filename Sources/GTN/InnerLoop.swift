@@ -69,7 +69,7 @@ extension Teacher {
     /// Trains `learner` on this teacher's curriculum with the learned learning rates and momenta.
     public func train(_ learner: Learner, from initial: Parameters, plan: InnerPlan,
                       observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
-        let fixed = parameters.detached()
+        let fixed = withoutGradientRecording { generator.resolvingWeights(parameters.detached()) }
         let lrs = innerLearningRates, momenta = innerMomenta
         return try trainLearner(learner, from: initial, steps: plan.steps.count,
                                 batch: { t in withoutGradientRecording { (batch(t, of: plan, fixed), plan.steps[t].labels) } },
@@ -116,12 +116,13 @@ extension Teacher {
     private func fullUnrollMetaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor,
                                         realLabels: [Int], intermediateLosses: Bool) throws -> MetaGradient {
         let meta = parameters.requiringGradient()
+        let resolved = generator.resolvingWeights(meta)
         var θ = initial.requiringGradient()
         var buffers = θ.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
         var metaLoss = Tensor.zeros([], dtype: realImages.dtype)
         var innerLosses: [Double] = []
         for t in plan.steps.indices {
-            let step = try innerStep(learner, parameters: θ, buffers: buffers, images: batch(t, of: plan, meta),
+            let step = try innerStep(learner, parameters: θ, buffers: buffers, images: batch(t, of: plan, resolved),
                                      labels: plan.steps[t].labels, learningRate: learnedRate(Self.logLRName, t, meta),
                                      momentum: learnedRate(Self.logMomentumName, t, meta), createGraph: true)
             θ = step.parameters
@@ -139,6 +140,11 @@ extension Teacher {
                                       realLabels: [Int], intermediateLosses: Bool) throws -> MetaGradient {
         let T = plan.steps.count
         let fixed = parameters.detached()
+        // The generator's normalized weights are computed once; each step differentiates with
+        // respect to them as leaves, and their adjoints are pulled back to v and g at the end.
+        let resolved = withoutGradientRecording { generator.resolvingWeights(fixed) }
+        let replaced = Set(resolved.names[parameters.count...].flatMap { w in [String(w.dropLast(2)) + ".v", String(w.dropLast(2)) + ".g"] })
+        let stepIndices = resolved.names.indices.filter { !replaced.contains(resolved.names[$0]) }
         let dtype = realImages.dtype
         let (lrs, momenta) = withoutGradientRecording {
             ((0..<T).map { learnedRate(Self.logLRName, $0, fixed) }, (0..<T).map { learnedRate(Self.logMomentumName, $0, fixed) })
@@ -150,7 +156,7 @@ extension Teacher {
         var means: [[Tensor]] = []
         var innerLosses: [Double] = []
         for t in 0..<T {
-            let images = withoutGradientRecording { batch(t, of: plan, fixed) }
+            let images = withoutGradientRecording { batch(t, of: plan, resolved) }
             let step = try innerStep(learner, parameters: thetas[t].requiringGradient(), buffers: buffers[t], images: images,
                                      labels: plan.steps[t].labels, learningRate: lrs[t], momentum: momenta[t], createGraph: false)
             thetas.append(step.parameters.detached())
@@ -170,7 +176,7 @@ extension Teacher {
             return (Array(g[..<θ.count]), Array(g[θ.count...]))
         }
 
-        var metaBar: [Tensor?] = Array(repeating: nil, count: parameters.count)
+        var metaBar: [Tensor?] = Array(repeating: nil, count: resolved.count)
         var logLRBar = [Double](repeating: 0, count: fixed[Self.logLRName].scalarCount)
         var logMomentumBar = logLRBar
         let terminal = try scoredLossGradient(after: T - 1)
@@ -192,7 +198,7 @@ extension Teacher {
             bufferBar = withoutGradientRecording { bufferBar.map { $0 * m } }
 
             // Rebuild step t with a graph and differentiate ⟨g_t, ḡ_t⟩ (+ ⟨μ_t, μ̄_t⟩).
-            let meta = parameters.requiringGradient()
+            let meta = resolved.requiringGradient()
             let θ = thetas[t].requiringGradient()
             let (logits, μ) = learner(batch(t, of: plan, meta), θ)
             let loss = crossEntropy(logits: logits, labels: plan.steps[t].labels)
@@ -202,10 +208,13 @@ extension Teacher {
             if let meansBar = pendingMeansBar {
                 for (mi, bar) in zip(μ, meansBar) { s = s + (mi * bar).sum() }
             }
-            let grads = try gradients(of: s, wrt: θ.tensors + meta.tensors)
+            let grads = try gradients(of: s, wrt: θ.tensors + stepIndices.map { meta.tensors[$0] })
             withoutGradientRecording {
                 thetaBar = zip(thetaBar, grads[..<θ.count]).map { $0 + $1 }
-                for (k, gk) in grads[θ.count...].enumerated() { metaBar[k] = metaBar[k].map { $0 + gk } ?? gk }
+                for (j, k) in stepIndices.enumerated() {
+                    let gk = grads[θ.count + j]
+                    metaBar[k] = metaBar[k].map { $0 + gk } ?? gk
+                }
             }
             pendingMeansBar = nil
 
@@ -216,7 +225,21 @@ extension Teacher {
             }
         }
 
-        var result = metaBar.enumerated().map { k, g in g ?? Tensor.zeros(parameters.tensors[k].shape, dtype: dtype) }
+        if resolved.count > parameters.count {
+            let meta = parameters.requiringGradient()
+            let weights = generator.resolvingWeights(meta)
+            var s = Tensor.zeros([], dtype: dtype)
+            for k in parameters.count..<resolved.count {
+                if let bar = metaBar[k] { s = s + (weights.tensors[k] * bar).sum() }
+            }
+            let pulledIndices = parameters.names.indices.filter { replaced.contains(parameters.names[$0]) }
+            let pulled = try gradients(of: s, wrt: pulledIndices.map { meta.tensors[$0] })
+            withoutGradientRecording {
+                for (j, k) in pulledIndices.enumerated() { metaBar[k] = metaBar[k].map { $0 + pulled[j] } ?? pulled[j] }
+            }
+        }
+
+        var result = metaBar[..<parameters.count].enumerated().map { k, g in g ?? Tensor.zeros(parameters.tensors[k].shape, dtype: dtype) }
         for (name, bar) in [(Self.logLRName, logLRBar), (Self.logMomentumName, logMomentumBar)] {
             guard let k = parameters.names.firstIndex(of: name) else { continue }
             let shape = parameters.tensors[k].shape

@@ -40,7 +40,10 @@ struct Sample: ParsableCommand {
         var rng = SeededGenerator(seed: seed ^ 0x5EED)
         let plan = teacher.plan(using: &rng)
         let T = plan.steps.count, B = teacher.preset.batchSize
-        let images = withoutGradientRecording { (0..<T).map { teacher.batch($0, of: plan, teacher.parameters) } }
+        let images = withoutGradientRecording {
+            let resolved = teacher.generator.resolvingWeights(teacher.parameters)
+            return (0..<T).map { teacher.batch($0, of: plan, resolved) }
+        }
 
         if let out {
             let shown = min(columns, B)

@@ -118,7 +118,7 @@ public struct GTNProxy: Sendable {
         let start = Date()
         var rng = SeededGenerator(seed: trainer.seed ^ 0x6E7)
         let plan = teacher.plan(using: &rng)
-        let fixed = teacher.parameters.detached()
+        let fixed = withoutGradientRecording { teacher.generator.resolvingWeights(teacher.parameters.detached()) }
         batches = withoutGradientRecording {
             plan.steps.indices.map { t in (teacher.batch(t, of: plan, fixed).detached(), plan.steps[t].labels) }
         }

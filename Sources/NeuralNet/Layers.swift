@@ -28,9 +28,18 @@ private func initializeWeightAndBias(_ name: String, shape: [Int], fanIn: Int, w
     if bias { p.append(name + ".b", Tensor.zeros([shape[0]], dtype: dtype)) }
 }
 
-/// The layer's weight: g · v / ‖v‖ under weight normalization, else w.
+/// The layer's weight: `name.w` when `p` has it (a plain weight, or a normalized one resolved
+/// ahead of time), else g · v / ‖v‖.
 private func layerWeight(_ name: String, weightNormalized: Bool, _ p: Parameters) -> Tensor {
-    weightNormalized ? TensorEngine.weightNormalized(direction: p[name + ".v"], gain: p[name + ".g"]) : p[name + ".w"]
+    !weightNormalized || p.contains(name + ".w")
+        ? p[name + ".w"] : TensorEngine.weightNormalized(direction: p[name + ".v"], gain: p[name + ".g"])
+}
+
+/// Adds `name.w` = g · v / ‖v‖ to `p`, so that calls sharing `p` normalize the weight once and
+/// gradients reach v and g through that one node.
+private func resolveWeight(_ name: String, weightNormalized: Bool, in p: inout Parameters) {
+    guard weightNormalized, !p.contains(name + ".w") else { return }
+    p.append(name + ".w", layerWeight(name, weightNormalized: true, p))
 }
 
 /// A 2-D convolution (stride 1, square kernel), optionally weight-normalized. Its parameters
@@ -55,6 +64,9 @@ public struct Conv2dLayer: Sendable {
     }
 
     public func weight(_ p: Parameters) -> Tensor { layerWeight(name, weightNormalized: weightNormalized, p) }
+
+    /// Computes a weight-normalized weight once into `p` (as `name.w`) for repeated calls.
+    public func resolveWeight(in p: inout Parameters) { NeuralNet.resolveWeight(name, weightNormalized: weightNormalized, in: &p) }
 
     public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
         let y = conv2d(x, weight(p), padding: padding)
@@ -81,6 +93,9 @@ public struct LinearLayer: Sendable {
     }
 
     public func weight(_ p: Parameters) -> Tensor { layerWeight(name, weightNormalized: weightNormalized, p) }
+
+    /// Computes a weight-normalized weight once into `p` (as `name.w`) for repeated calls.
+    public func resolveWeight(in p: inout Parameters) { NeuralNet.resolveWeight(name, weightNormalized: weightNormalized, in: &p) }
 
     public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
         linear(x, weight: weight(p), bias: hasBias ? p[name + ".b"] : nil)

@@ -131,16 +131,19 @@ enum ConvolutionKernels {
 
     static func forward<T: TensorScalar>(_: T.Type, x: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
         if ThinConvolutionKernels.isPreferred(g) { return ThinConvolutionKernels.forward(T.self, x: x, w: w, g) }
+        if WinogradKernels.isPreferred(g) { return WinogradKernels.forward(T.self, x: x, w: w, g) }
         return im2colForward(T.self, x: x, w: w, g)
     }
 
     static func inputGradient<T: TensorScalar>(_: T.Type, gy: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {
         if ThinConvolutionKernels.isPreferred(g) { return ThinConvolutionKernels.inputGradient(T.self, gy: gy, w: w, g) }
+        if WinogradKernels.isPreferred(g) { return WinogradKernels.inputGradient(T.self, gy: gy, w: w, g) }
         return im2colInputGradient(T.self, gy: gy, w: w, g)
     }
 
     static func weightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
         if ThinConvolutionKernels.isPreferred(g) { return ThinConvolutionKernels.weightGradient(T.self, x: x, gy: gy, g) }
+        if WinogradKernels.isPreferred(g) { return WinogradKernels.weightGradient(T.self, x: x, gy: gy, g) }
         return im2colWeightGradient(T.self, x: x, gy: gy, g)
     }
 

@@ -67,6 +67,8 @@ final class OpDerivativeTests: XCTestCase {
             ([1, 1, 1, 1], [1, 1, 3, 3], 1), ([3, 2, 3, 3], [1, 2, 1, 1], 0),
             // Wide enough on both sides to take the im2col + GEMM path rather than the direct one.
             ([2, 3, 4, 4], [5, 3, 3, 3], 1), ([1, 4, 3, 3], [6, 4, 1, 1], 0),
+            // 3×3, padding 1, ≥ 16 channels each side: the Winograd path, odd sizes clipping the tiles.
+            ([1, 16, 3, 2], [16, 16, 3, 3], 1),
         ]
         for (k, c) in cases.enumerated() {
             let x = random(c.x, seed: UInt64(30 + k)), w = random(c.w, seed: UInt64(40 + k))

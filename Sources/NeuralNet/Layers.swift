@@ -98,7 +98,11 @@ public struct LinearLayer: Sendable {
     public func resolveWeight(in p: inout Parameters) { NeuralNet.resolveWeight(name, weightNormalized: weightNormalized, in: &p) }
 
     public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
-        linear(x, weight: weight(p), bias: hasBias ? p[name + ".b"] : nil)
+        let bias = hasBias ? p[name + ".b"] : nil
+        if weightNormalized && !p.contains(name + ".w") && x.shape[0] < inFeatures {
+            return weightNormalizedLinear(x, direction: p[name + ".v"], gain: p[name + ".g"], bias: bias)
+        }
+        return linear(x, weight: weight(p), bias: bias)
     }
 }
 

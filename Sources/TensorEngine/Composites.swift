@@ -72,11 +72,11 @@ public func batchMean(_ x: Tensor) -> Tensor {
     x.mean(alongAxes: statisticsAxes(x, op: "batchMean"), keepingDimensions: true)
 }
 
-/// Mean-only batch norm: subtracts `mean` (by default the batch's own) and adds `bias`.
+/// Mean-only batch norm: subtracts `mean` (by default the batch's own) and adds `bias`, as one
+/// pass over x: x − (mean − bias).
 public func meanOnlyBatchNorm(_ x: Tensor, bias: Tensor? = nil, mean: Tensor? = nil) -> Tensor {
-    var y = x - (mean ?? batchMean(x))
-    if let bias { y = y + bias.reshaped(to: statisticsShape(x)) }
-    return y
+    let mean = mean ?? batchMean(x)
+    return x - (bias.map { mean - $0.reshaped(to: statisticsShape(x)) } ?? mean)
 }
 
 func statisticsShape(_ x: Tensor) -> [Int] { x.rank == 4 ? [1, x.shape[1], 1, 1] : [1, x.shape[1]] }
@@ -92,6 +92,21 @@ public func weightNormalized(direction v: Tensor, gain g: Tensor) -> Tensor {
     unitShape[0] = v.shape[0]
     let norm = sqrt(square(v).sum(alongAxes: Array(1..<v.rank), keepingDimensions: true))
     return v * (g.reshaped(to: unitShape) / norm)
+}
+
+/// `linear(x, weight: weightNormalized(direction: v, gain: g), bias: b)` without forming the
+/// weight: x · (s ⊙ v)ᵀ = (x · vᵀ) ⊙ s with s = g / ‖v‖ per output unit. Scaling the [N, out]
+/// output instead of the [out, in] weight saves weight-sized passes forward and in every
+/// derivative whenever the batch is smaller than the fan-in (the learner's first FC layer).
+public func weightNormalizedLinear(_ x: Tensor, direction v: Tensor, gain g: Tensor, bias: Tensor? = nil) -> Tensor {
+    check {
+        guard v.rank == 2, g.shape == [v.shape[0]] else {
+            throw TensorError(op: "weightNormalizedLinear", "expects direction [out, in] and gain [out], got \(describe(v.shape)) and \(describe(g.shape))")
+        }
+    }
+    let scale = g / sqrt(square(v).sum(alongAxes: [1]))
+    let y = matmul(x, v, transposingB: true) * scale
+    return bias.map { y + $0 } ?? y
 }
 
 /// A linear layer's output: x · wᵀ + b, for x [N, in], w [out, in], b [out].

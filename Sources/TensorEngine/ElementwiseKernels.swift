@@ -10,6 +10,17 @@ enum SubtractFunction: BinaryFunction { @inline(__always) static func apply<T: T
 enum MultiplyFunction: BinaryFunction { @inline(__always) static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a * b } }
 enum DivideFunction: BinaryFunction { @inline(__always) static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a / b } }
 
+/// A scalar function (possibly with parameters) as a value whose type the map kernels specialise
+/// on, so it inlines into their loops; a closure would cost an indirect call per element.
+protocol ElementFunction {
+    func callAsFunction<T: TensorScalar>(_ x: T) -> T
+}
+
+/// The two-argument counterpart of `ElementFunction`.
+protocol ElementPairFunction {
+    func callAsFunction<T: TensorScalar>(_ x: T, _ y: T) -> T
+}
+
 enum ElementwiseKernels {
     /// out = f(a, b) with broadcasting to `shape`.
     static func binary<F: BinaryFunction, T: TensorScalar>(_: F.Type, _: T.Type, _ a: Tensor, _ b: Tensor, shape: [Int]) -> Tensor {
@@ -32,7 +43,7 @@ enum ElementwiseKernels {
     }
 
     /// Elementwise map of one tensor.
-    static func map<T: TensorScalar>(_ x: Tensor, _: T.Type, _ f: (T) -> T) -> Tensor {
+    static func map<F: ElementFunction, T: TensorScalar>(_ x: Tensor, _: T.Type, _ f: F) -> Tensor {
         let px = UnsafePointer(x.storage.pointer(as: T.self))
         return Tensor.make(x.shape, T.self) { po in
             Parallel.forRanges(x.scalarCount) { r in
@@ -42,7 +53,7 @@ enum ElementwiseKernels {
     }
 
     /// Elementwise map of two same-shaped tensors.
-    static func map2<T: TensorScalar>(_ x: Tensor, _ y: Tensor, _: T.Type, _ f: (T, T) -> T) -> Tensor {
+    static func map2<F: ElementPairFunction, T: TensorScalar>(_ x: Tensor, _ y: Tensor, _: T.Type, _ f: F) -> Tensor {
         let px = UnsafePointer(x.storage.pointer(as: T.self))
         let py = UnsafePointer(y.storage.pointer(as: T.self))
         return Tensor.make(x.shape, T.self) { po in
@@ -72,6 +83,22 @@ enum ElementwiseKernels {
         }
     }
 
+    /// Σ p[0..<n] with two vector accumulators: a single scalar accumulator would wait on each
+    /// addition's latency, as the compiler may not reorder floating-point sums itself.
+    @inline(__always)
+    static func contiguousSum<T: TensorScalar>(_ p: UnsafePointer<T>, _ n: Int) -> T {
+        var a0 = SIMD8<T>(repeating: 0), a1 = SIMD8<T>(repeating: 0)
+        var i = 0
+        while i + 16 <= n {
+            a0 += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<T>.self)
+            a1 += UnsafeRawPointer(p + i + 8).loadUnaligned(as: SIMD8<T>.self)
+            i += 16
+        }
+        var acc = (a0 + a1).sum()
+        while i < n { acc += p[i]; i += 1 }
+        return acc
+    }
+
     /// Sums `x` into `outShape` (same rank, each dimension equal or 1).
     static func sum<T: TensorScalar>(_ x: Tensor, _: T.Type, to outShape: [Int]) -> Tensor {
         let layout = StridedLayout(shape: x.shape, operandShapes: [outShape, x.shape])
@@ -83,7 +110,7 @@ enum ElementwiseKernels {
                 let sx = strides[1]
                 if strides[0] == 0 {
                     var acc: T = 0
-                    if sx == 1 { for i in 0..<n { acc += s[i] } } else { for i in 0..<n { acc += s[i * sx] } }
+                    if sx == 1 { acc = contiguousSum(s, n) } else { for i in 0..<n { acc += s[i * sx] } }
                     o[0] += acc
                 } else {
                     let so = strides[0]

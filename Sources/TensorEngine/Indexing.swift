@@ -32,10 +32,12 @@ enum IndexKernels {
 
     static func scatterAdd<T: TensorScalar>(_: T.Type, _ y: Tensor, _ map: IndexMap, shape: [Int]) -> Tensor {
         let src = y.storage.pointer(as: T.self)
-        let perGroup = map.indices.count / map.groups
-        return Tensor.make(shape, T.self, zeroed: true) { out in
+        let perGroup = map.indices.count / map.groups, sourcesPerGroup = map.sourceCount / map.groups
+        return Tensor.make(shape, T.self) { out in
             map.indices.withUnsafeBufferPointer { idx in
                 Parallel.forRanges(map.groups, minParallel: idx.count >= 65_536 ? 2 : Int.max) { groups in
+                    // Each worker clears the source groups only it writes.
+                    (out + groups.lowerBound * sourcesPerGroup).update(repeating: 0, count: groups.count * sourcesPerGroup)
                     for i in groups.lowerBound * perGroup ..< groups.upperBound * perGroup {
                         let j = Int(idx[i])
                         if j >= 0 { out[j] += src[i] }

@@ -26,13 +26,19 @@ final class Storage: @unchecked Sendable {
     }
 }
 
-/// Recycles buffers by exact byte size. The training loop allocates the same shapes every inner
-/// step, so after the first outer iteration almost every request is served from the pool instead
-/// of `malloc` plus page faults on fresh memory.
+/// Recycles buffers by size class. The training loop allocates the same shapes every inner step,
+/// so after the first outer iteration almost every request is served from the pool instead of
+/// `malloc` plus page faults on fresh memory (for a full-unroll outer iteration, gigabytes of
+/// them: seconds of kernel time per iteration).
+///
+/// The pool never holds the process above the memory it has already needed: freed buffers are
+/// kept while live plus pooled bytes stay within the high-water mark of live bytes (or
+/// `capacityBytes`, when larger), and a request the pool cannot serve first evicts buffers of
+/// other sizes to stay within it.
 public final class BufferPool: @unchecked Sendable {
     public static let shared = BufferPool()
 
-    /// Bytes kept for reuse beyond which freed buffers go back to the system.
+    /// Bytes the pool may keep even before live tensors have ever reached that much.
     public var capacityBytes: Int {
         get { lock.withLock { capacity } }
         set { lock.withLock { capacity = newValue } }
@@ -41,9 +47,10 @@ public final class BufferPool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [Int: [UnsafeMutableRawPointer]] = [:]
     private var pooledBytes = 0
-    private var capacity = 4 << 30
+    private var capacity = 1 << 30
     private var liveBytes = 0
     private var peakLive = 0
+    private var highWater = 0
     private var hits = 0
     private var misses = 0
 
@@ -56,8 +63,11 @@ public final class BufferPool: @unchecked Sendable {
         return (size + step - 1) & ~(step - 1)
     }
 
+    private var limit: Int { max(capacity, highWater) }
+
     func take(bytes: Int) -> UnsafeMutableRawPointer {
         let size = Self.sizeClass(bytes)
+        var evicted: [UnsafeMutableRawPointer] = []
         let reused: UnsafeMutableRawPointer? = lock.withLock {
             liveBytes += size
             peakLive = max(peakLive, liveBytes)
@@ -68,8 +78,18 @@ public final class BufferPool: @unchecked Sendable {
                 return p
             }
             misses += 1
+            // Make room for the new buffer by releasing pooled ones of other sizes.
+            while pooledBytes > 0 && liveBytes + pooledBytes > limit,
+                  let (victimSize, list) = free.first(where: { !$0.value.isEmpty }) {
+                var rest = list
+                evicted.append(rest.removeLast())
+                free[victimSize] = rest.isEmpty ? nil : rest
+                pooledBytes -= victimSize
+            }
+            highWater = max(highWater, liveBytes)
             return nil
         }
+        evicted.forEach { $0.deallocate() }
         return reused ?? UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
     }
 
@@ -77,7 +97,7 @@ public final class BufferPool: @unchecked Sendable {
         let size = Self.sizeClass(bytes)
         let keep: Bool = lock.withLock {
             liveBytes -= size
-            guard pooledBytes + size <= capacity else { return false }
+            guard liveBytes + pooledBytes + size <= limit else { return false }
             free[size, default: []].append(pointer)
             pooledBytes += size
             return true
@@ -85,10 +105,10 @@ public final class BufferPool: @unchecked Sendable {
         if !keep { pointer.deallocate() }
     }
 
-    /// Returns every pooled buffer to the system.
+    /// Returns every pooled buffer to the system and forgets the high-water mark.
     public func drain() {
         let all: [UnsafeMutableRawPointer] = lock.withLock {
-            defer { free = [:]; pooledBytes = 0 }
+            defer { free = [:]; pooledBytes = 0; highWater = liveBytes }
             return free.values.flatMap { $0 }
         }
         all.forEach { $0.deallocate() }

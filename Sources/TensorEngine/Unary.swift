@@ -2,42 +2,57 @@
 /// differentiated again.
 
 /// Applies a scalar function elementwise, dispatching on the dtype, under the profiler.
-private func elementwise(_ op: String, _ x: Tensor, _ f32: (Float) -> Float, _ f64: (Double) -> Double) -> Tensor {
+private func elementwise<F: ElementFunction>(_ op: String, _ x: Tensor, _ f: F) -> Tensor {
     profiled(op) {
         switch x.dtype {
-        case .float32: return ElementwiseKernels.map(x, Float.self, f32)
-        case .float64: return ElementwiseKernels.map(x, Double.self, f64)
+        case .float32: return ElementwiseKernels.map(x, Float.self, f)
+        case .float64: return ElementwiseKernels.map(x, Double.self, f)
         }
     }
 }
 
+private struct Exp: ElementFunction { func callAsFunction<T: TensorScalar>(_ x: T) -> T { T.exp(x) } }
+private struct Log: ElementFunction { func callAsFunction<T: TensorScalar>(_ x: T) -> T { T.log(x) } }
+private struct Tanh: ElementFunction { func callAsFunction<T: TensorScalar>(_ x: T) -> T { T.tanh(x) } }
+private struct SquareRoot: ElementFunction { func callAsFunction<T: TensorScalar>(_ x: T) -> T { T.sqrt(x) } }
+
+private struct LeakyReLU: ElementFunction {
+    let slope: Double
+    func callAsFunction<T: TensorScalar>(_ x: T) -> T { x > 0 ? x : x * T(slope) }
+}
+
+/// g where x > 0, `negativeScale · g` elsewhere.
+private struct ScaledBySign: ElementPairFunction {
+    let negativeScale: Double
+    func callAsFunction<T: TensorScalar>(_ g: T, _ x: T) -> T { x > 0 ? g : g * T(negativeScale) }
+}
+
 public func exp(_ x: Tensor) -> Tensor {
-    let out = elementwise("exp", x, { Float.exp($0) }, { Double.exp($0) })
+    let out = elementwise("exp", x, Exp())
     return record("exp", out, inputs: [x], savingOutput: true) { g, ctx in [g * ctx.output] }
 }
 
 public func log(_ x: Tensor) -> Tensor {
-    let out = elementwise("log", x, { Float.log($0) }, { Double.log($0) })
+    let out = elementwise("log", x, Log())
     return record("log", out, inputs: [x]) { g, _ in [g / x] }
 }
 
 public func tanh(_ x: Tensor) -> Tensor {
-    let out = elementwise("tanh", x, { Float.tanh($0) }, { Double.tanh($0) })
+    let out = elementwise("tanh", x, Tanh())
     return record("tanh", out, inputs: [x], savingOutput: true) { g, ctx in
         [g * (1 - ctx.output * ctx.output)]
     }
 }
 
 public func sqrt(_ x: Tensor) -> Tensor {
-    let out = elementwise("sqrt", x, { Float.sqrt($0) }, { Double.sqrt($0) })
+    let out = elementwise("sqrt", x, SquareRoot())
     return record("sqrt", out, inputs: [x], savingOutput: true) { g, ctx in [g * 0.5 / ctx.output] }
 }
 
 /// `x` for x > 0, `slope · x` otherwise. Its derivative is a constant mask (zero curvature
 /// almost everywhere), so the VJP is a product with a non-differentiable tensor.
 public func leakyReLU(_ x: Tensor, slope: Double = 0.1) -> Tensor {
-    let s = Float(slope)
-    let out = elementwise("leakyReLU", x, { $0 > 0 ? $0 : $0 * s }, { $0 > 0 ? $0 : $0 * slope })
+    let out = elementwise("leakyReLU", x, LeakyReLU(slope: slope))
     return record("leakyReLU", out, inputs: [x]) { g, _ in [scaledBySign(g, of: x, negativeScale: slope)] }
 }
 
@@ -46,11 +61,8 @@ public func leakyReLU(_ x: Tensor, slope: Double = 0.1) -> Tensor {
 func scaledBySign(_ g: Tensor, of x: Tensor, negativeScale: Double) -> Tensor {
     let out: Tensor = profiled("leakyReLUBackward") {
         switch g.dtype {
-        case .float32:
-            let s = Float(negativeScale)
-            return ElementwiseKernels.map2(g, x, Float.self) { $1 > 0 ? $0 : $0 * s }
-        case .float64:
-            return ElementwiseKernels.map2(g, x, Double.self) { $1 > 0 ? $0 : $0 * negativeScale }
+        case .float32: return ElementwiseKernels.map2(g, x, Float.self, ScaledBySign(negativeScale: negativeScale))
+        case .float64: return ElementwiseKernels.map2(g, x, Double.self, ScaledBySign(negativeScale: negativeScale))
         }
     }
     return record("leakyReLUBackward", out, inputs: [g]) { gg, _ in [scaledBySign(gg, of: x, negativeScale: negativeScale)] }

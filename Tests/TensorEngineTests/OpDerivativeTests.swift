@@ -117,6 +117,14 @@ final class OpDerivativeTests: XCTestCase {
         try checker.check("weightNormalized linear", [random([4, 3], seed: 80), random([4], seed: 81)]) {
             weightNormalized(direction: $0[0], gain: $0[1])
         }
+        let wnInputs = [random([2, 5], seed: 82), random([4, 5], seed: 83), random([4], seed: 84, low: 0.5, high: 2), random([4], seed: 85)]
+        try checker.check("weightNormalizedLinear", wnInputs) {
+            weightNormalizedLinear($0[0], direction: $0[1], gain: $0[2], bias: $0[3])
+        }
+        // The same function as forming the weight first.
+        let fused = weightNormalizedLinear(wnInputs[0], direction: wnInputs[1], gain: wnInputs[2], bias: wnInputs[3])
+        let formed = linear(wnInputs[0], weight: weightNormalized(direction: wnInputs[1], gain: wnInputs[2]), bias: wnInputs[3])
+        for (a, b) in zip(fused.doubles, formed.doubles) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
 }
 

@@ -71,6 +71,27 @@ final class TensorBasicsTests: XCTestCase {
         let after = BufferPool.shared.statistics
         XCTAssertGreaterThanOrEqual(after.hits - before.hits, 9)
     }
+
+    /// Pooled plus live bytes never exceed the most the process has had live (or the capacity).
+    func testBufferPoolStaysWithinTheHighWaterMark() {
+        let pool = BufferPool()
+        pool.capacityBytes = 0
+        let small = pool.take(bytes: 1024)
+        pool.give(small, bytes: 1024)
+        XCTAssertEqual(pool.statistics.pooledBytes, 1024, "kept: within the 1 KiB high-water mark")
+        let large = pool.take(bytes: 4096)
+        XCTAssertEqual(pool.statistics.pooledBytes, 0, "the 1 KiB buffer was released to make room")
+        pool.give(large, bytes: 4096)
+        XCTAssertEqual(pool.statistics.pooledBytes, 4096)
+        let again = pool.take(bytes: 4096)
+        XCTAssertEqual(pool.statistics.hits, 1)
+        let other = pool.take(bytes: 1024)
+        pool.give(other, bytes: 1024)
+        pool.give(again, bytes: 4096)
+        XCTAssertLessThanOrEqual(pool.statistics.pooledBytes, 4096 + 1024)
+        pool.drain()
+        XCTAssertEqual(pool.statistics.pooledBytes, 0)
+    }
 }
 
 final class ConvolutionPathTests: XCTestCase {

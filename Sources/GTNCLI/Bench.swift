@@ -39,12 +39,14 @@ struct KernelsBench: ParsableCommand {
             Terminal.line(line)
         }
 
-        Terminal.line("conv2d at batch \(batch) (paper preset shapes, widths 64/128; GFLOP/s and time relative to the GEMM it reduces to)")
+        Terminal.line("conv2d at batch \(batch) (paper and cpu preset shapes; direct-convolution GFLOP/s, so Winograd's are effective rates, and time relative to the im2col GEMM)")
         let cases: [(String, [Int], [Int])] = [
             ("learner conv1 1→64 @28", [batch, 1, 28, 28], [64, 1, 3, 3]),
             ("learner conv2 64→128 @14", [batch, 64, 14, 14], [128, 64, 3, 3]),
             ("generator conv1 128→64 @14", [batch, 128, 14, 14], [64, 128, 3, 3]),
             ("generator conv2 64→1 @28", [batch, 64, 28, 28], [1, 64, 3, 3]),
+            ("cpu learner conv2 24→48 @14", [batch, 24, 14, 14], [48, 24, 3, 3]),
+            ("cpu generator conv1 64→32 @14", [batch, 64, 14, 14], [32, 64, 3, 3]),
         ]
         var rng = SeededGenerator(seed: 1)
         for (label, xShape, wShape) in cases {
@@ -61,8 +63,16 @@ struct KernelsBench: ParsableCommand {
             for (pass, body, g) in passes {
                 let t = medianSeconds(minSeconds: seconds, body)
                 let gemm = KernelBenchmark.gemm(shapes: [("", g.m, g.n, g.k, g.ta, g.tb)], backends: [GEMM.defaultBackend], minSeconds: seconds)[0]
-                Terminal.line(String(format: "  %-28@ %-12@ %7.1f GFLOP/s  %.2f× its GEMM (%.1f GFLOP/s)",
-                                     label, pass, flops / t / 1e9, t / gemm.seconds, gemm.gflops))
+                var line = String(format: "  %-30@ %-12@ %7.1f GFLOP/s  %.2f× its GEMM (%.1f GFLOP/s)",
+                                  label, pass, flops / t / 1e9, t / gemm.seconds, gemm.gflops)
+                if wShape[2] == 3 && min(wShape[0], wShape[1]) >= 16 {
+                    // A Winograd shape: also time im2col, which it replaces.
+                    ConvolutionOptions.winogradEnabled = false
+                    let direct = medianSeconds(minSeconds: seconds, body)
+                    ConvolutionOptions.winogradEnabled = true
+                    line += String(format: "; im2col %.1f GFLOP/s (Winograd %.2f× faster)", flops / direct / 1e9, direct / t)
+                }
+                Terminal.line(line)
             }
         }
     }

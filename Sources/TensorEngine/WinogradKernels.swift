@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// Winograd F(2×2, 3×3) for the three passes of a 3×3, padding-1 convolution.
@@ -8,11 +9,28 @@ import Kernels
 /// backwards: `dg = Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G`. As with im2col, the batch is cut into chunks
 /// of images that each worker transforms, multiplies and transforms back on its own, so the
 /// transformed blocks stay in cache.
+/// Switches for the convolution algorithms, for benchmarks that compare them.
+public enum ConvolutionOptions {
+    private static let state = WinogradSwitch()
+
+    /// Whether 3×3 convolutions may use Winograd F(2×2, 3×3) (on by default); off, they use
+    /// im2col + GEMM.
+    public static var winogradEnabled: Bool {
+        get { state.lock.withLock { state.enabled } }
+        set { state.lock.withLock { state.enabled = newValue } }
+    }
+
+    private final class WinogradSwitch: @unchecked Sendable {
+        let lock = NSLock()
+        var enabled = true
+    }
+}
+
 enum WinogradKernels {
     /// 3×3 kernels with padding 1 whose channel counts keep the per-point GEMMs worth their
     /// transforms; thinner convolutions go to im2col or the thin-output path.
     static func isPreferred(_ g: ConvGeometry) -> Bool {
-        g.kernel == 3 && g.padding == 1 && Swift.min(g.inChannels, g.outChannels) >= 16 && g.height >= 2 && g.width >= 2
+        ConvolutionOptions.winogradEnabled && g.kernel == 3 && g.padding == 1 && Swift.min(g.inChannels, g.outChannels) >= 16 && g.height >= 2 && g.width >= 2
     }
 
     /// Tile layout of one image: 2×2 output tiles, the last row/column clipped when odd.

@@ -34,12 +34,20 @@ enum WinogradKernels {
     }
 
     /// Tile layout of one image: 2×2 output tiles, the last row/column clipped when odd.
+    /// Tiles transformed at once, one per SIMD lane.
+    static let lanes = 8
+
     struct Tiling {
         let tilesY, tilesX: Int
         var perImage: Int { tilesY * tilesX }
-        /// Height and width of the zero-padded plane the 4×4 patches are read from.
-        var paddedHeight: Int { 2 * tilesY + 2 }
-        var paddedWidth: Int { 2 * tilesX + 2 }
+        /// Length of one deinterleaved row (even or odd columns): whole vector blocks of tiles,
+        /// plus one vector of slack for the loads shifted by one tile.
+        var rowSpan: Int { (tilesX + lanes - 1) / lanes * lanes + lanes }
+        /// Scalars of per-worker scratch: the deinterleaved rows of one zero-padded input plane.
+        var scratchCount: Int { (2 * tilesY + 2) * 2 * rowSpan }
+        /// Leading dimension of a chunk's transformed rows: vector stores of the last block of a
+        /// row may run up to one vector past its last tile.
+        static func leadingDimension(tiles: Int) -> Int { tiles + lanes }
 
         init(_ g: ConvGeometry) {
             tilesY = (g.height + 1) / 2
@@ -76,21 +84,22 @@ enum WinogradKernels {
         let workers = workerCount(g, imagesPerChunk: per)
         let pointSize = O * C, partialSize = 16 * pointSize
         let partials = Storage(count: partialSize * workers, dtype: T.dtype, zeroed: true)
+        let ldMax = Tiling.leadingDimension(tiles: N)
         let scratch = (0..<workers).map { _ in
-            (v: Storage(count: 16 * C * N, dtype: T.dtype), m: Storage(count: 16 * O * N, dtype: T.dtype),
-             plane: Storage(count: tiling.paddedHeight * tiling.paddedWidth, dtype: T.dtype))
+            (v: Storage(count: 16 * C * ldMax, dtype: T.dtype), m: Storage(count: 16 * O * ldMax, dtype: T.dtype),
+             rows: Storage(count: tiling.scratchCount, dtype: T.dtype))
         }
         let px = x.storage.pointer(as: T.self), pg = gy.storage.pointer(as: T.self)
         forEachChunk(g, imagesPerChunk: per, workers: workers) { worker, images in
             let v = scratch[worker].v.pointer(as: T.self), m = scratch[worker].m.pointer(as: T.self)
-            let plane = scratch[worker].plane.pointer(as: T.self)
-            let n = images.count * tiling.perImage
-            inputTransform(px, channels: C, images: images, g, tiling, plane: plane, v, ld: n)
-            outputGradientTransform(pg, channels: O, images: images, g, tiling, plane: plane, m, ld: n)
+            let rows = scratch[worker].rows.pointer(as: T.self)
+            let n = images.count * tiling.perImage, ld = Tiling.leadingDimension(tiles: n)
+            inputTransform(px, channels: C, images: images, g, tiling, rows: rows, v, ld: ld)
+            outputGradientTransform(pg, channels: O, images: images, g, tiling, rows: rows, m, ld: ld)
             let partial = partials.pointer(as: T.self) + worker * partialSize
             for xi in 0..<16 {
                 BLASDispatch.gemm(T.self, transA: false, transB: true, m: O, n: C, k: n,
-                                  a: m + xi * O * n, lda: n, b: v + xi * C * n, ldb: n, beta: 1,
+                                  a: m + xi * O * ld, lda: ld, b: v + xi * C * ld, ldb: ld, beta: 1,
                                   c: partial + xi * pointSize, ldc: C)
             }
         }
@@ -129,20 +138,21 @@ enum WinogradKernels {
         let tiling = Tiling(g)
         let per = tiling.imagesPerChunk(batch: g.batch), N = per * tiling.perImage
         let workers = workerCount(g, imagesPerChunk: per)
+        let ldMax = Tiling.leadingDimension(tiles: N)
         let scratch = (0..<workers).map { _ in
-            (v: Storage(count: 16 * C * N, dtype: T.dtype), m: Storage(count: 16 * O * N, dtype: T.dtype),
-             plane: Storage(count: tiling.paddedHeight * tiling.paddedWidth, dtype: T.dtype))
+            (v: Storage(count: 16 * C * ldMax, dtype: T.dtype), m: Storage(count: 16 * O * ldMax, dtype: T.dtype),
+             rows: Storage(count: tiling.scratchCount, dtype: T.dtype))
         }
         forEachChunk(g, imagesPerChunk: per, workers: workers) { worker, images in
             let v = scratch[worker].v.pointer(as: T.self), m = scratch[worker].m.pointer(as: T.self)
-            let plane = scratch[worker].plane.pointer(as: T.self)
-            let n = images.count * tiling.perImage
-            inputTransform(input, channels: C, images: images, g, tiling, plane: plane, v, ld: n)
+            let rows = scratch[worker].rows.pointer(as: T.self)
+            let n = images.count * tiling.perImage, ld = Tiling.leadingDimension(tiles: n)
+            inputTransform(input, channels: C, images: images, g, tiling, rows: rows, v, ld: ld)
             for xi in 0..<16 {
                 BLASDispatch.gemm(T.self, transA: false, transB: false, m: O, n: n, k: C,
-                                  a: u + xi * O * C, lda: C, b: v + xi * C * n, ldb: n, c: m + xi * O * n, ldc: n)
+                                  a: u + xi * O * C, lda: C, b: v + xi * C * ld, ldb: ld, c: m + xi * O * ld, ldc: ld)
             }
-            outputTransform(m, channels: O, images: images, g, tiling, plane: plane, out, ld: n)
+            outputTransform(m, channels: O, images: images, g, tiling, rows: rows, out, ld: ld)
         }
     }
 
@@ -182,113 +192,170 @@ enum WinogradKernels {
         dst[0] = v.0; dst[stride] = v.1; dst[2 * stride] = v.2; dst[3 * stride] = v.3
     }
 
+    // The tile transforms run on eight horizontally adjacent tiles at once, one per SIMD lane.
+    // A tile's four input columns 2t…2t+3 (of the zero-padded plane) are the even and odd
+    // columns at t and t + 1, so each row is first split into its even and odd columns; after
+    // that every operand is a plain vector load at a unit-stride offset, with no lane shuffles.
+
+    @inline(__always)
+    static func load<T: TensorScalar>(_ p: UnsafePointer<T>) -> SIMD8<T> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<T>.self)
+    }
+
+    @inline(__always)
+    static func store<T: TensorScalar>(_ v: SIMD8<T>, _ p: UnsafeMutablePointer<T>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<T>.self)
+    }
+
     /// v[ξ, c, tile] = (Bᵀ d B)[ξ] of each tile's 4×4 patch d of the zero-padded input, for the
-    /// images `images`; `ld` is the tile count of the chunk.
+    /// images `images`; `ld` (≥ tiles + lanes) is the row length of v.
     static func inputTransform<T: TensorScalar>(_ x: UnsafePointer<T>, channels C: Int, images: Range<Int>, _ g: ConvGeometry,
-                                                _ tiling: Tiling, plane: UnsafeMutablePointer<T>,
+                                                _ tiling: Tiling, rows: UnsafeMutablePointer<T>,
                                                 _ v: UnsafeMutablePointer<T>, ld: Int) {
-        let H = g.height, W = g.width, Wp = tiling.paddedWidth, TY = tiling.tilesY, TX = tiling.tilesX
-        let pointStride = C * ld
-        plane.update(repeating: 0, count: tiling.paddedHeight * Wp)
+        let H = g.height, W = g.width, TY = tiling.tilesY, TX = tiling.tilesX, span = tiling.rowSpan
+        let ps = C * ld
+        // Padded row r holds input row r − 1; its even columns 2i are input columns 2i − 1, its
+        // odd columns input columns 2i. Entries never written stay zero: the padding.
+        rows.update(repeating: 0, count: tiling.scratchCount)
         for c in 0..<C {
             for n in images {
                 let src = x + (n * C + c) * H * W
-                for y in 0..<H { (plane + (y + 1) * Wp + 1).update(from: src + y * W, count: W) }
+                for y in 0..<H {
+                    let even = rows + (y + 1) * 2 * span, odd = even + span, line = src + y * W
+                    var i = 1
+                    while 2 * i - 1 < W { even[i] = line[2 * i - 1]; i += 1 }
+                    i = 0
+                    while 2 * i < W { odd[i] = line[2 * i]; i += 1 }
+                }
                 let base = v + c * ld + (n - images.lowerBound) * tiling.perImage
                 for ty in 0..<TY {
-                    let r0 = plane + 2 * ty * Wp, r1 = r0 + Wp, r2 = r1 + Wp, r3 = r2 + Wp
-                    let row = base + ty * TX
-                    for tx in 0..<TX {
-                        let j = 2 * tx
-                        // Bᵀ d: combine the four rows, column by column.
-                        let a0 = r0[j] - r2[j], a1 = r0[j + 1] - r2[j + 1], a2 = r0[j + 2] - r2[j + 2], a3 = r0[j + 3] - r2[j + 3]
-                        let b0 = r1[j] + r2[j], b1 = r1[j + 1] + r2[j + 1], b2 = r1[j + 2] + r2[j + 2], b3 = r1[j + 3] + r2[j + 3]
-                        let c0 = r2[j] - r1[j], c1 = r2[j + 1] - r1[j + 1], c2 = r2[j + 2] - r1[j + 2], c3 = r2[j + 3] - r1[j + 3]
-                        let d0 = r1[j] - r3[j], d1 = r1[j + 1] - r3[j + 1], d2 = r1[j + 2] - r3[j + 2], d3 = r1[j + 3] - r3[j + 3]
-                        // … then B on the columns of each.
-                        let o = row + tx
-                        o[0] = a0 - a2; o[pointStride] = a1 + a2; o[2 * pointStride] = a2 - a1; o[3 * pointStride] = a1 - a3
-                        o[4 * pointStride] = b0 - b2; o[5 * pointStride] = b1 + b2; o[6 * pointStride] = b2 - b1; o[7 * pointStride] = b1 - b3
-                        o[8 * pointStride] = c0 - c2; o[9 * pointStride] = c1 + c2; o[10 * pointStride] = c2 - c1; o[11 * pointStride] = c1 - c3
-                        o[12 * pointStride] = d0 - d2; o[13 * pointStride] = d1 + d2; o[14 * pointStride] = d2 - d1; o[15 * pointStride] = d1 - d3
+                    let r0 = UnsafePointer(rows + 2 * ty * 2 * span), r1 = r0 + 2 * span, r2 = r1 + 2 * span, r3 = r2 + 2 * span
+                    for tx in stride(from: 0, to: TX, by: lanes) {
+                        // Columns 0…3 of eight patches in each row: even, odd, even + 1, odd + 1.
+                        let a0 = load(r0 + tx), b0 = load(r0 + span + tx), c0 = load(r0 + tx + 1), d0 = load(r0 + span + tx + 1)
+                        let a1 = load(r1 + tx), b1 = load(r1 + span + tx), c1 = load(r1 + tx + 1), d1 = load(r1 + span + tx + 1)
+                        let a2 = load(r2 + tx), b2 = load(r2 + span + tx), c2 = load(r2 + tx + 1), d2 = load(r2 + span + tx + 1)
+                        let a3 = load(r3 + tx), b3 = load(r3 + span + tx), c3 = load(r3 + tx + 1), d3 = load(r3 + span + tx + 1)
+                        // Bᵀ d (rows 0−2, 1+2, 2−1, 1−3), then B along each row: (a−c, b+c, c−b, b−d).
+                        let o = base + ty * TX + tx
+                        rowTimesB(a0 - a2, b0 - b2, c0 - c2, d0 - d2, o, stride: ps)
+                        rowTimesB(a1 + a2, b1 + b2, c1 + c2, d1 + d2, o + 4 * ps, stride: ps)
+                        rowTimesB(a2 - a1, b2 - b1, c2 - c1, d2 - d1, o + 8 * ps, stride: ps)
+                        rowTimesB(a1 - a3, b1 - b3, c1 - c3, d1 - d3, o + 12 * ps, stride: ps)
                     }
                 }
             }
         }
     }
 
-    /// out[n, o] tiles = Aᵀ m A from m[ξ, o, tile], clipped to the plane when its size is odd.
+    @inline(__always)
+    static func rowTimesB<T: TensorScalar>(_ a: SIMD8<T>, _ b: SIMD8<T>, _ c: SIMD8<T>, _ d: SIMD8<T>,
+                                           _ dst: UnsafeMutablePointer<T>, stride: Int) {
+        store(a - c, dst)
+        store(b + c, dst + stride)
+        store(c - b, dst + 2 * stride)
+        store(b - d, dst + 3 * stride)
+    }
+
+    /// out[n, o] tiles = Aᵀ m A from m[ξ, o, tile] (row length `ld` ≥ tiles + lanes), clipped to
+    /// the plane when its size is odd.
     static func outputTransform<T: TensorScalar>(_ m: UnsafePointer<T>, channels O: Int, images: Range<Int>, _ g: ConvGeometry,
-                                                 _ tiling: Tiling, plane: UnsafeMutablePointer<T>,
+                                                 _ tiling: Tiling, rows: UnsafeMutablePointer<T>,
                                                  _ out: UnsafeMutablePointer<T>, ld: Int) {
-        let H = g.height, W = g.width, TY = tiling.tilesY, TX = tiling.tilesX
-        let pointStride = O * ld
-        let exact = H % 2 == 0 && W % 2 == 0
+        let H = g.height, W = g.width, TY = tiling.tilesY, TX = tiling.tilesX, span = tiling.rowSpan
+        let ps = O * ld
+        // The even and odd columns of the two output rows of a tile row, interleaved at the end.
+        let topEven = rows, topOdd = rows + span, bottomEven = rows + 2 * span, bottomOdd = rows + 3 * span
         for o in 0..<O {
             for n in images {
-                let dst = out + (n * O + o) * H * W
-                // Even planes are written in place; odd ones through the padded plane, then clipped.
-                let target = exact ? dst : plane
-                let rowLength = exact ? W : 2 * TX
                 let base = m + o * ld + (n - images.lowerBound) * tiling.perImage
+                let dst = out + (n * O + o) * H * W
                 for ty in 0..<TY {
-                    let y0 = target + 2 * ty * rowLength, y1 = y0 + rowLength
-                    let row = base + ty * TX
-                    for tx in 0..<TX {
-                        let s = row + tx
-                        let m0 = s[0], m1 = s[pointStride], m2 = s[2 * pointStride], m3 = s[3 * pointStride]
-                        let m4 = s[4 * pointStride], m5 = s[5 * pointStride], m6 = s[6 * pointStride], m7 = s[7 * pointStride]
-                        let m8 = s[8 * pointStride], m9 = s[9 * pointStride], m10 = s[10 * pointStride], m11 = s[11 * pointStride]
-                        let m12 = s[12 * pointStride], m13 = s[13 * pointStride], m14 = s[14 * pointStride], m15 = s[15 * pointStride]
-                        // Aᵀ m: rows 0+1+2 and 1−2−3, column by column.
-                        let p0 = m0 + m4 + m8, p1 = m1 + m5 + m9, p2 = m2 + m6 + m10, p3 = m3 + m7 + m11
-                        let q0 = m4 - m8 - m12, q1 = m5 - m9 - m13, q2 = m6 - m10 - m14, q3 = m7 - m11 - m15
-                        let j = 2 * tx
-                        y0[j] = p0 + p1 + p2; y0[j + 1] = p1 - p2 - p3
-                        y1[j] = q0 + q1 + q2; y1[j + 1] = q1 - q2 - q3
+                    for tx in stride(from: 0, to: TX, by: lanes) {
+                        let s = base + ty * TX + tx
+                        // Aᵀ m: rows 0+1+2 and 1−2−3, for each of the four columns …
+                        let p0 = load(s) + load(s + 4 * ps) + load(s + 8 * ps)
+                        let p1 = load(s + ps) + load(s + 5 * ps) + load(s + 9 * ps)
+                        let p2 = load(s + 2 * ps) + load(s + 6 * ps) + load(s + 10 * ps)
+                        let p3 = load(s + 3 * ps) + load(s + 7 * ps) + load(s + 11 * ps)
+                        let q0 = load(s + 4 * ps) - load(s + 8 * ps) - load(s + 12 * ps)
+                        let q1 = load(s + 5 * ps) - load(s + 9 * ps) - load(s + 13 * ps)
+                        let q2 = load(s + 6 * ps) - load(s + 10 * ps) - load(s + 14 * ps)
+                        let q3 = load(s + 7 * ps) - load(s + 11 * ps) - load(s + 15 * ps)
+                        // … then A along the columns: even output columns 0+1+2, odd 1−2−3.
+                        store(p0 + p1 + p2, topEven + tx); store(p1 - p2 - p3, topOdd + tx)
+                        store(q0 + q1 + q2, bottomEven + tx); store(q1 - q2 - q3, bottomOdd + tx)
                     }
-                }
-                if !exact {
-                    for y in 0..<H { (dst + y * W).update(from: plane + y * rowLength, count: W) }
+                    let y = 2 * ty
+                    interleave(topEven, topOdd, into: dst + y * W, width: W)
+                    if y + 1 < H { interleave(bottomEven, bottomOdd, into: dst + (y + 1) * W, width: W) }
                 }
             }
         }
+    }
+
+    /// row[2i] = even[i], row[2i + 1] = odd[i], for the `width` columns of the row.
+    @inline(__always)
+    static func interleave<T: TensorScalar>(_ even: UnsafePointer<T>, _ odd: UnsafePointer<T>, into row: UnsafeMutablePointer<T>, width: Int) {
+        for i in 0..<width / 2 {
+            row[2 * i] = even[i]
+            row[2 * i + 1] = odd[i]
+        }
+        if width % 2 == 1 { row[width - 1] = even[width / 2] }
     }
 
     /// m[ξ, o, tile] = (A dY Aᵀ)[ξ] of each tile's 2×2 output gradient dY (zero beyond the plane):
     /// the adjoint of `outputTransform`.
     static func outputGradientTransform<T: TensorScalar>(_ gy: UnsafePointer<T>, channels O: Int, images: Range<Int>, _ g: ConvGeometry,
-                                                         _ tiling: Tiling, plane: UnsafeMutablePointer<T>,
+                                                         _ tiling: Tiling, rows: UnsafeMutablePointer<T>,
                                                          _ m: UnsafeMutablePointer<T>, ld: Int) {
-        let H = g.height, W = g.width, TY = tiling.tilesY, TX = tiling.tilesX
-        let pointStride = O * ld
-        let exact = H % 2 == 0 && W % 2 == 0, rowLength = exact ? W : 2 * TX
-        if !exact { plane.update(repeating: 0, count: 2 * TY * rowLength) }
+        let H = g.height, W = g.width, TY = tiling.tilesY, TX = tiling.tilesX, span = tiling.rowSpan
+        let ps = O * ld
+        let topEven = rows, topOdd = rows + span, bottomEven = rows + 2 * span, bottomOdd = rows + 3 * span
+        // Columns beyond an odd width stay zero; the row beyond an odd height is cleared below.
+        rows.update(repeating: 0, count: 4 * span)
         for o in 0..<O {
             for n in images {
                 let src = gy + (n * O + o) * H * W
-                if !exact {
-                    for y in 0..<H { (plane + y * rowLength).update(from: src + y * W, count: W) }
-                }
-                let source = exact ? src : UnsafePointer(plane)
                 let base = m + o * ld + (n - images.lowerBound) * tiling.perImage
                 for ty in 0..<TY {
-                    let y0 = source + 2 * ty * rowLength, y1 = y0 + rowLength
-                    let row = base + ty * TX
-                    for tx in 0..<TX {
-                        let j = 2 * tx
-                        let a = y0[j], b = y0[j + 1], c = y1[j], d = y1[j + 1]
-                        // A dY: rows (a b), (a+c b+d), (a−c b−d), (−c −d); then the same on columns.
-                        let s = row + tx
-                        let rows = (a, b, a + c, b + d, a - c, b - d, -c, -d)
-                        s[0] = rows.0; s[pointStride] = rows.0 + rows.1; s[2 * pointStride] = rows.0 - rows.1; s[3 * pointStride] = -rows.1
-                        s[4 * pointStride] = rows.2; s[5 * pointStride] = rows.2 + rows.3; s[6 * pointStride] = rows.2 - rows.3; s[7 * pointStride] = -rows.3
-                        s[8 * pointStride] = rows.4; s[9 * pointStride] = rows.4 + rows.5; s[10 * pointStride] = rows.4 - rows.5; s[11 * pointStride] = -rows.5
-                        s[12 * pointStride] = rows.6; s[13 * pointStride] = rows.6 + rows.7; s[14 * pointStride] = rows.6 - rows.7; s[15 * pointStride] = -rows.7
+                    let y = 2 * ty
+                    deinterleave(src + y * W, width: W, even: topEven, odd: topOdd)
+                    if y + 1 < H {
+                        deinterleave(src + (y + 1) * W, width: W, even: bottomEven, odd: bottomOdd)
+                    } else {
+                        bottomEven.update(repeating: 0, count: 2 * span)
+                    }
+                    for tx in stride(from: 0, to: TX, by: lanes) {
+                        let a = load(topEven + tx), b = load(topOdd + tx), c = load(bottomEven + tx), d = load(bottomOdd + tx)
+                        // A dY: rows (a b), (a+c b+d), (a−c b−d), (−c −d); then (e, e+f, e−f, −f) along each.
+                        let s = base + ty * TX + tx
+                        rowTimesAT(a, b, s, stride: ps)
+                        rowTimesAT(a + c, b + d, s + 4 * ps, stride: ps)
+                        rowTimesAT(a - c, b - d, s + 8 * ps, stride: ps)
+                        rowTimesAT(-c, -d, s + 12 * ps, stride: ps)
                     }
                 }
             }
         }
+    }
+
+    /// even[i] = row[2i], odd[i] = row[2i + 1], for the `width` columns of the row.
+    @inline(__always)
+    static func deinterleave<T: TensorScalar>(_ row: UnsafePointer<T>, width: Int, even: UnsafeMutablePointer<T>, odd: UnsafeMutablePointer<T>) {
+        for i in 0..<width / 2 {
+            even[i] = row[2 * i]
+            odd[i] = row[2 * i + 1]
+        }
+        if width % 2 == 1 { even[width / 2] = row[width - 1] }
+    }
+
+    @inline(__always)
+    static func rowTimesAT<T: TensorScalar>(_ e: SIMD8<T>, _ f: SIMD8<T>, _ dst: UnsafeMutablePointer<T>, stride: Int) {
+        store(e, dst)
+        store(e + f, dst + stride)
+        store(e - f, dst + 2 * stride)
+        store(-f, dst + 3 * stride)
     }
 
     /// out (3×3) = Gᵀ D G for the 4×4 D whose ξ-th entry is d[ξ · stride].

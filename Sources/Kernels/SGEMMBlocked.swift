@@ -123,7 +123,7 @@ private func blockedSGEMMPart(_ op: SGEMMOperands, rows: Range<Int>, cols: Range
             var jc = cols.lowerBound
             while jc < cols.upperBound {
                 let nc = min(ncMax, cols.upperBound - jc)
-                packB(op, pc: pc, kc: kc, jc: jc, nc: nc, into: buffer.b)
+                if !readsBInPlace(op) { packB(op, pc: pc, kc: kc, jc: jc, nc: nc, into: buffer.b) }
                 macroKernel(op, ic: rows.lowerBound, mc: rows.count, jc: jc, nc: nc, pc: pc, kc: kc, buffer)
                 jc += nc
             }
@@ -137,7 +137,7 @@ private func blockedSGEMMPart(_ op: SGEMMOperands, rows: Range<Int>, cols: Range
         var pc = 0
         while pc < op.k {
             let kc = min(kcBlock, op.k - pc)
-            packB(op, pc: pc, kc: kc, jc: jc, nc: nc, into: buffer.b)
+            if !readsBInPlace(op) { packB(op, pc: pc, kc: kc, jc: jc, nc: nc, into: buffer.b) }
             var ic = rows.lowerBound
             while ic < rows.upperBound {
                 let mc = min(mcBlock, rows.upperBound - ic)
@@ -151,20 +151,38 @@ private func blockedSGEMMPart(_ op: SGEMMOperands, rows: Range<Int>, cols: Range
     }
 }
 
-/// All micro-tiles of C[ic..<ic+mc, jc..<jc+nc] from the packed A block and B block; each B
-/// micro-panel stays in L1 while the A block streams past it from L2.
+/// Whether the micro-kernel reads B's rows where they are instead of from a packed copy: for an
+/// untransposed B the 16 values it loads per k are already contiguous, and packing cost a pass
+/// over B per call (a tenth of the Winograd convolutions, whose K is small). Row strides that are
+/// multiples of 256 bytes would map a panel's rows onto few L1 sets, so those are still packed.
+@inline(__always)
+private func readsBInPlace(_ op: SGEMMOperands) -> Bool { !op.transB && op.ldb % 64 != 0 }
+
+/// All micro-tiles of C[ic..<ic+mc, jc..<jc+nc] from the packed A block and the B block (packed,
+/// or read in place with only partial panels packed); each B micro-panel stays in L1 while the
+/// A block streams past it from L2.
 @inline(__always)
 private func macroKernel(_ op: SGEMMOperands, ic: Int, mc: Int, jc: Int, nc: Int, pc: Int, kc: Int, _ buffer: PackBuffer) {
     // Only the first K block applies beta; later ones accumulate onto it.
     let beta: Float = pc == 0 ? op.beta : 1
+    let inPlace = readsBInPlace(op)
     var jr = 0
     while jr < nc {
         let tileCols = min(gemmNR, nc - jr)
-        let bPanel = UnsafePointer(buffer.b + jr * kc)
+        var bPanel = UnsafePointer(buffer.b + jr * kc)
+        var bStride = gemmNR
+        if inPlace {
+            if tileCols == gemmNR {
+                bPanel = op.b + pc * op.ldb + jc + jr
+                bStride = op.ldb
+            } else {
+                packB(op, pc: pc, kc: kc, jc: jc + jr, nc: tileCols, into: buffer.b + jr * kc)
+            }
+        }
         var ir = 0
         while ir < mc {
             microKernel6x16(
-                kc: kc, a: UnsafePointer(buffer.a + ir * kc), b: bPanel,
+                kc: kc, a: UnsafePointer(buffer.a + ir * kc), b: bPanel, bStride: bStride,
                 c: op.c + (ic + ir) * op.ldc + jc + jr, ldc: op.ldc, beta: beta,
                 rows: min(gemmMR, mc - ir), cols: tileCols, tile: buffer.tile)
             ir += gemmMR
@@ -310,11 +328,12 @@ private func updateRow(_ p: UnsafeMutablePointer<Float>, _ v0: SIMD8<Float>, _ v
     }
 }
 
-/// One 6×16 tile of C from a packed A panel (kc×6) and a packed B panel (kc×16).
-/// Partial tiles (rows < 6 or cols < 16) go through `tile` so the padding never touches C.
+/// One 6×16 tile of C from a packed A panel (kc×6) and a B panel of kc rows of 16 values,
+/// `bStride` apart (16 when packed). Partial tiles (rows < 6 or cols < 16) go through `tile` so
+/// the padding never touches C.
 @inline(never)
 private func microKernel6x16(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bStride: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, rows: Int, cols: Int,
     tile: UnsafeMutablePointer<Float>
 ) {
@@ -339,7 +358,7 @@ private func microKernel6x16(
         c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
         av = SIMD8<Float>(repeating: pa[5])
         c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
-        pa += gemmMR; pb += gemmNR
+        pa += gemmMR; pb += bStride
     }
     if rows == gemmMR && cols == gemmNR {
         updateRow(c, c00, c01, beta)

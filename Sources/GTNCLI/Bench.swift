@@ -91,6 +91,10 @@ func medianSeconds(minSeconds: Double, _ body: () -> Void) -> Double {
     return times.sorted()[times.count / 2]
 }
 
+/// FP32 fused multiply-add peak of the reference machine (2 Zen cores, 2 × 256-bit FMA units):
+/// the denominator of the fraction-of-peak figure.
+let peakGflops = 180.0
+
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -145,7 +149,9 @@ struct TrainBench: ParsableCommand {
         let median = (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
         let rss = peakResidentBytes()
         let flopsPerOuter = profiler.flops / Double(outer)
+        let executedPerOuter = profiler.executedFlops / Double(outer)
         let gflops = flopsPerOuter / median / 1e9
+        let executedGflops = executedPerOuter / median / 1e9
         let total = seconds.reduce(0, +)
         let breakdown = profiler.entries.map { e -> [String: Any] in
             ["op": e.op, "calls_per_outer": Double(e.calls) / Double(outer), "seconds_per_outer": e.seconds / Double(outer),
@@ -156,12 +162,16 @@ struct TrainBench: ParsableCommand {
                 "preset": preset.rawValue, "memory_mode": c.memoryMode.rawValue, "widths": c.fixedWidths?.description ?? "random",
                 "steps": p.steps, "batch": p.batchSize, "seconds_per_outer_median": median, "seconds_per_outer": seconds,
                 "peak_rss_bytes": rss, "peak_tensor_bytes": poolPeak, "flops_per_outer": flopsPerOuter, "gflops": gflops,
+                "executed_flops_per_outer": executedPerOuter, "executed_gflops": executedGflops,
+                "peak_gflops": peakGflops, "fraction_of_peak": executedGflops / peakGflops,
                 "threads": Parallel.threadCount, "gemm_backend": GEMM.defaultBackend.rawValue, "ops": breakdown,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
         } else {
-            Terminal.line(String(format: "median %.2f s per outer iteration; %.1f GFLOP per iteration (GEMM-based ops), %.1f GFLOP/s; peak RSS %.2f GiB; peak live tensors %.2f GiB",
-                                 median, flopsPerOuter / 1e9, gflops, Double(rss) / 1_073_741_824, Double(poolPeak) / 1_073_741_824))
+            Terminal.line(String(format: "median %.2f s per outer iteration; peak RSS %.2f GiB; peak live tensors %.2f GiB",
+                                 median, Double(rss) / 1_073_741_824, Double(poolPeak) / 1_073_741_824))
+            Terminal.line(String(format: "%.1f GFLOP per iteration (GEMM-based ops, direct algorithms), %.1f GFLOP/s effective; %.1f GFLOP executed (Winograd convolutions do fewer), %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s FP32 FMA peak",
+                                 flopsPerOuter / 1e9, gflops, executedPerOuter / 1e9, executedGflops, 100 * executedGflops / peakGflops, peakGflops))
             Terminal.line("time per op (share of the timed iterations' wall time):")
             for e in profiler.entries.prefix(20) {
                 Terminal.line(String(format: "  %-26@ %6.1f%%  %8.3f s/iter  %7.0f calls/iter%@", e.op, 100 * e.seconds / total,

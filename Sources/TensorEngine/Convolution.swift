@@ -5,7 +5,7 @@
 public func conv2d(_ input: Tensor, _ weight: Tensor, padding: Int = 0) -> Tensor {
     let g = checked { try ConvGeometry(input: input.shape, weight: weight.shape, padding: padding, op: "conv2d") }
     check { try requireSameDType(input, weight, op: "conv2d") }
-    let out = profiled("conv2d", flops: g.flops) {
+    let out = profiled("conv2d", flops: g.flops, executedFlops: g.executedFlops) {
         input.dtype == .float32
             ? ConvolutionKernels.forward(Float.self, x: input, w: weight, g)
             : ConvolutionKernels.forward(Double.self, x: input, w: weight, g)
@@ -26,7 +26,7 @@ public func conv2dInputGradient(_ outputGradient: Tensor, _ weight: Tensor, inpu
             throw TensorError(op: op, "output gradient \(describe(outputGradient.shape)) does not match the convolution output \(describe(g.outputShape))")
         }
     }
-    let out = profiled(op, flops: g.flops) {
+    let out = profiled(op, flops: g.flops, executedFlops: g.executedFlops) {
         weight.dtype == .float32
             ? ConvolutionKernels.inputGradient(Float.self, gy: outputGradient, w: weight, g)
             : ConvolutionKernels.inputGradient(Double.self, gy: outputGradient, w: weight, g)
@@ -47,7 +47,7 @@ public func conv2dWeightGradient(_ input: Tensor, _ outputGradient: Tensor, weig
             throw TensorError(op: op, "output gradient \(describe(outputGradient.shape)) does not match the convolution output \(describe(g.outputShape))")
         }
     }
-    let out = profiled(op, flops: g.flops) {
+    let out = profiled(op, flops: g.flops, executedFlops: g.executedFlops) {
         input.dtype == .float32
             ? ConvolutionKernels.weightGradient(Float.self, x: input, gy: outputGradient, g)
             : ConvolutionKernels.weightGradient(Double.self, x: input, gy: outputGradient, g)

@@ -16,6 +16,8 @@ struct ConvGeometry {
     var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
     /// Multiply-adds of each of the three passes, counted as two flops.
     var flops: Double { 2 * Double(outChannels) * Double(patchSize) * Double(columns) }
+    /// The same for the algorithm the passes run with (Winograd does fewer).
+    var executedFlops: Double { WinogradKernels.isPreferred(self) ? WinogradKernels.flops(self) : flops }
 
     init(input: [Int], weight: [Int], padding: Int, op: String) throws {
         guard input.count == 4, weight.count == 4 else {

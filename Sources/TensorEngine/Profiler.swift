@@ -21,15 +21,22 @@ public final class OpProfiler: @unchecked Sendable {
     private var enabled = false
     private var totals: [String: (calls: Int, seconds: Double, flops: Double)] = [:]
     private var totalFlops = 0.0
+    private var totalExecutedFlops = 0.0
 
-    /// Floating-point operations counted since the last reset (GEMM-based ops), counted whether
-    /// or not timing is enabled.
+    /// Floating-point operations counted since the last reset (GEMM-based ops, each counted as
+    /// its direct algorithm needs: 2·M·N·K for a product, 2·O·C·k²·pixels for a convolution pass),
+    /// counted whether or not timing is enabled.
     public var flops: Double { lock.withLock { totalFlops } }
+
+    /// The multiply-adds (×2) the kernels actually ran for the same ops: fewer than `flops` where
+    /// a convolution ran as Winograd F(2×2, 3×3), which trades multiplies for cheap transforms.
+    public var executedFlops: Double { lock.withLock { totalExecutedFlops } }
 
     public func reset() {
         lock.withLock {
             totals = [:]
             totalFlops = 0
+            totalExecutedFlops = 0
         }
     }
 
@@ -38,8 +45,11 @@ public final class OpProfiler: @unchecked Sendable {
             .sorted { $0.seconds > $1.seconds }
     }
 
-    func addFlops(_ count: Double) {
-        lock.withLock { totalFlops += count }
+    func addFlops(_ count: Double, executed: Double) {
+        lock.withLock {
+            totalFlops += count
+            totalExecutedFlops += executed
+        }
     }
 
     private func add(_ op: String, seconds: Double, flops: Double) {
@@ -50,8 +60,8 @@ public final class OpProfiler: @unchecked Sendable {
     }
 
     @inline(__always)
-    func measure<R>(_ op: String, flops: Double = 0, _ body: () -> R) -> R {
-        if flops > 0 { addFlops(flops) }
+    func measure<R>(_ op: String, flops: Double = 0, executedFlops: Double? = nil, _ body: () -> R) -> R {
+        if flops > 0 { addFlops(flops, executed: executedFlops ?? flops) }
         guard enabled else { return body() }
         let state = threadState()
         guard !state.insideProfiledOp else { return body() }
@@ -66,6 +76,6 @@ public final class OpProfiler: @unchecked Sendable {
 
 /// Runs an op's forward computation under the profiler.
 @inline(__always)
-func profiled<R>(_ op: String, flops: Double = 0, _ body: () -> R) -> R {
-    OpProfiler.shared.measure(op, flops: flops, body)
+func profiled<R>(_ op: String, flops: Double = 0, executedFlops: Double? = nil, _ body: () -> R) -> R {
+    OpProfiler.shared.measure(op, flops: flops, executedFlops: executedFlops, body)
 }

@@ -58,6 +58,11 @@ enum WinogradKernels {
         func imagesPerChunk(batch: Int) -> Int { Swift.max(1, Swift.min(batch, (400 + perImage - 1) / perImage)) }
     }
 
+    /// Multiply-adds (×2) of a pass's sixteen GEMMs, against `ConvGeometry.flops` for im2col.
+    static func flops(_ g: ConvGeometry) -> Double {
+        2 * 16 * Double(g.outChannels) * Double(g.inChannels) * Double(Tiling(g).perImage) * Double(g.batch)
+    }
+
     // MARK: - Passes
 
     static func forward<T: TensorScalar>(_: T.Type, x: Tensor, w: Tensor, _ g: ConvGeometry) -> Tensor {

@@ -107,13 +107,7 @@ private func spatialMap(planes: Int, h: Int, w: Int, ho: Int, wo: Int, _ source:
             plane[oy * wo + ox] = Int32(iy * w + ix)
         }
     }
-    var indices = [Int32]()
-    indices.reserveCapacity(planes * ho * wo)
-    for p in 0..<planes {
-        let offset = Int32(p * h * w)
-        indices.append(contentsOf: plane.lazy.map { $0 + offset })
-    }
-    return IndexMap(indices: indices, sourceCount: planes * h * w, groups: planes)
+    return IndexMap(indices: plane, sourceCount: planes * h * w, groups: planes, repeated: true)
 }
 
 extension Tensor {

@@ -1,14 +1,6 @@
 import Foundation
 import Kernels
 
-/// Winograd F(2×2, 3×3) for the three passes of a 3×3, padding-1 convolution.
-///
-/// Each 2×2 output tile is `Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A` of its 4×4 input patch d, so a pass becomes
-/// sixteen GEMMs (one per point ξ of the 4×4 transform domain) with 2.25× fewer multiply-adds than
-/// im2col, plus cheap linear transforms in and out. The weight gradient is the same identity read
-/// backwards: `dg = Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G`. As with im2col, the batch is cut into chunks
-/// of images that each worker transforms, multiplies and transforms back on its own, so the
-/// transformed blocks stay in cache.
 /// Switches for the convolution algorithms, for benchmarks that compare them.
 public enum ConvolutionOptions {
     private static let state = WinogradSwitch()
@@ -26,17 +18,26 @@ public enum ConvolutionOptions {
     }
 }
 
+/// Winograd F(2×2, 3×3) for the three passes of a 3×3, padding-1 convolution.
+///
+/// Each 2×2 output tile is `Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A` of its 4×4 input patch d, so a pass becomes
+/// sixteen GEMMs (one per point ξ of the 4×4 transform domain) with 2.25× fewer multiply-adds than
+/// im2col, plus cheap linear transforms in and out. The weight gradient is the same identity read
+/// backwards: `dg = Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G`. As with im2col, the batch is cut into chunks
+/// of images that each worker transforms, multiplies and transforms back on its own, so the
+/// transformed blocks stay in cache.
 enum WinogradKernels {
     /// 3×3 kernels with padding 1 whose channel counts keep the per-point GEMMs worth their
     /// transforms; thinner convolutions go to im2col or the thin-output path.
     static func isPreferred(_ g: ConvGeometry) -> Bool {
-        ConvolutionOptions.winogradEnabled && g.kernel == 3 && g.padding == 1 && Swift.min(g.inChannels, g.outChannels) >= 16 && g.height >= 2 && g.width >= 2
+        ConvolutionOptions.winogradEnabled && g.kernel == 3 && g.padding == 1
+            && Swift.min(g.inChannels, g.outChannels) >= 16 && g.height >= 2 && g.width >= 2
     }
 
-    /// Tile layout of one image: 2×2 output tiles, the last row/column clipped when odd.
     /// Tiles transformed at once, one per SIMD lane.
     static let lanes = 8
 
+    /// Tile layout of one image: 2×2 output tiles, the last row/column clipped when odd.
     struct Tiling {
         let tilesY, tilesX: Int
         var perImage: Int { tilesY * tilesX }

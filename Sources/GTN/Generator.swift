@@ -55,6 +55,12 @@ public struct Generator: Sendable {
         return resolved
     }
 
+    /// The parameters (directions and gains) that `resolvingWeights` folds into resolved weights.
+    public var normalizationSources: Set<String> {
+        let l = layers
+        return Set(l.fc1.normalizationSources + l.fc2.normalizationSources + l.conv1.normalizationSources + l.conv2.normalizationSources)
+    }
+
     /// Images [B, 1, 28, 28] for noise [B, noise] and labels (B of them).
     public func callAsFunction(_ z: Tensor, labels: [Int], _ p: Parameters) -> Tensor {
         let l = layers

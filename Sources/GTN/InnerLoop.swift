@@ -143,7 +143,7 @@ extension Teacher {
         // The generator's normalized weights are computed once; each step differentiates with
         // respect to them as leaves, and their adjoints are pulled back to v and g at the end.
         let resolved = withoutGradientRecording { generator.resolvingWeights(fixed) }
-        let replaced = Set(resolved.names[parameters.count...].flatMap { w in [String(w.dropLast(2)) + ".v", String(w.dropLast(2)) + ".g"] })
+        let replaced = generator.normalizationSources
         let stepIndices = resolved.names.indices.filter { !replaced.contains(resolved.names[$0]) }
         let dtype = realImages.dtype
         let (lrs, momenta) = withoutGradientRecording {

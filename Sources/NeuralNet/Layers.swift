@@ -68,6 +68,9 @@ public struct Conv2dLayer: Sendable {
     /// Computes a weight-normalized weight once into `p` (as `name.w`) for repeated calls.
     public func resolveWeight(in p: inout Parameters) { NeuralNet.resolveWeight(name, weightNormalized: weightNormalized, in: &p) }
 
+    /// The parameters a resolved weight stands for (nothing unless weight-normalized).
+    public var normalizationSources: [String] { weightNormalized ? [name + ".v", name + ".g"] : [] }
+
     public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
         let y = conv2d(x, weight(p), padding: padding)
         return hasBias ? y + p[name + ".b"].reshaped(to: [1, outChannels, 1, 1]) : y
@@ -96,6 +99,9 @@ public struct LinearLayer: Sendable {
 
     /// Computes a weight-normalized weight once into `p` (as `name.w`) for repeated calls.
     public func resolveWeight(in p: inout Parameters) { NeuralNet.resolveWeight(name, weightNormalized: weightNormalized, in: &p) }
+
+    /// The parameters a resolved weight stands for (nothing unless weight-normalized).
+    public var normalizationSources: [String] { weightNormalized ? [name + ".v", name + ".g"] : [] }
 
     public func callAsFunction(_ x: Tensor, _ p: Parameters) -> Tensor {
         let bias = hasBias ? p[name + ".b"] : nil

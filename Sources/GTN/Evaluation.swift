@@ -1,5 +1,6 @@
 import Foundation
 import Datasets
+import Kernels
 import NeuralNet
 import TensorEngine
 
@@ -82,25 +83,30 @@ public struct Evaluator {
     }
 
     /// GTN-T accuracy of `count` learners on the test set (or `set`), optionally after every step.
+    /// The curriculum is generated once for all learners, which then train side by side, one core
+    /// each (`Parallel.map`); `progress` gets the number finished.
     public func gtnAccuracy(learners count: Int, seed: UInt64 = 1_000_003, on set: LabeledImages? = nil,
                             curve: Bool = false, progress: ((Int) -> Void)? = nil) throws -> GTNEvaluation {
         let start = Date()
         let target = set ?? data.test
         var planRNG = SeededGenerator(seed: seed ^ 0x5EED)
         let plan = teacher.plan(using: &planRNG)
-        var accuracies: [Double] = []
-        var perStep = [Double](repeating: 0, count: plan.steps.count)
         let pairs = learners(count, seed: seed)
-        for (k, (learner, initial)) in pairs.enumerated() {
-            let trained = try teacher.train(learner, from: initial, plan: plan) { t, θ, means in
+        let batches = teacher.syntheticBatches(for: plan)
+        let results = try Parallel.map(count) { k in
+            let (learner, initial) = pairs[k]
+            var perStep = [Double](repeating: 0, count: curve ? plan.steps.count : 0)
+            let trained = try teacher.train(learner, from: initial, batches: batches) { t, θ, means in
                 guard curve else { return }
-                let partial = TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: [])
-                perStep[t] += accuracy(of: learner, partial, on: target) / Double(count)
+                perStep[t] = accuracy(of: learner, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: target)
             }
-            accuracies.append(accuracy(of: learner, trained, on: target))
-            progress?(k + 1)
+            return (accuracy: accuracy(of: learner, trained, on: target), perStep: perStep)
+        } onResult: { finished, _, _ in progress?(finished) }
+        var perStep = [Double](repeating: 0, count: plan.steps.count)
+        for result in results {
+            for t in result.perStep.indices { perStep[t] += result.perStep[t] / Double(count) }
         }
-        return GTNEvaluation(steps: plan.steps.count, learners: count, accuracies: accuracies,
+        return GTNEvaluation(steps: plan.steps.count, learners: count, accuracies: results.map(\.accuracy),
                              architectures: pairs.map { $0.0.spec.description }, curve: curve ? perStep : nil,
                              seconds: Date().timeIntervalSince(start))
     }
@@ -108,24 +114,24 @@ public struct Evaluator {
     public static let baselineLearningRates = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
 
     /// Real-T accuracy: the same learners trained on shuffled real batches of B with SGD and
-    /// momentum 0.5, for each learning rate of the grid.
+    /// momentum 0.5, for each learning rate of the grid. The runs go side by side, one core each;
+    /// `progress` gets the number finished (of learning rates × learners).
     public func realBaseline(learners count: Int, seed: UInt64 = 1_000_003,
                              learningRates: [Double] = Evaluator.baselineLearningRates,
                              momentum: Double = 0.5, progress: ((Int) -> Void)? = nil) throws -> RealBaseline {
         let T = teacher.preset.steps, B = teacher.preset.batchSize
         let pairs = learners(count, seed: seed)
-        var rows: [RealBaseline.Row] = []
-        for lr in learningRates {
-            var accuracies: [Double] = []
-            for (k, (learner, initial)) in pairs.enumerated() {
-                var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
-                let trained = try trainLearner(learner, from: initial, steps: T,
-                                               batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
-                                               learningRate: { _ in lr }, momentum: { _ in momentum })
-                accuracies.append(accuracy(of: learner, trained, on: data.test))
-            }
-            rows.append(.init(learningRate: lr, accuracies: accuracies))
-            progress?(rows.count)
+        let accuracies = try Parallel.map(learningRates.count * count) { i in
+            let lr = learningRates[i / count], k = i % count
+            let (learner, initial) = pairs[k]
+            var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
+            let trained = try trainLearner(learner, from: initial, steps: T,
+                                           batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
+                                           learningRate: { _ in lr }, momentum: { _ in momentum })
+            return accuracy(of: learner, trained, on: data.test)
+        } onResult: { finished, _, _ in progress?(finished) }
+        let rows = learningRates.indices.map { r in
+            RealBaseline.Row(learningRate: learningRates[r], accuracies: Array(accuracies[r * count..<(r + 1) * count]))
         }
         return RealBaseline(steps: T, rows: rows)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import NeuralNet
 import TensorEngine
 
@@ -65,15 +66,33 @@ public func trainLearner(_ learner: Learner, from initial: Parameters, steps: In
     return TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: losses)
 }
 
+/// One inner step's training data: images and their labels.
+public typealias LabeledBatch = (images: Tensor, labels: [Int])
+
 extension Teacher {
+    /// Every step's generated images (detached) and labels for `plan`: what learners train on
+    /// outside meta-training, generated once for any number of them. The steps are generated
+    /// side by side, one core each, so the images do not depend on the core count.
+    public func syntheticBatches(for plan: InnerPlan) -> [LabeledBatch] {
+        let fixed = withoutGradientRecording { generator.resolvingWeights(parameters.detached()) }
+        return Parallel.map(plan.steps.count) { t in
+            withoutGradientRecording { (batch(t, of: plan, fixed).detached(), plan.steps[t].labels) }
+        }
+    }
+
+    /// Trains `learner` on batches from `syntheticBatches(for:)` with the learned learning rates
+    /// and momenta.
+    public func train(_ learner: Learner, from initial: Parameters, batches: [LabeledBatch],
+                      observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
+        let lrs = innerLearningRates, momenta = innerMomenta
+        return try trainLearner(learner, from: initial, steps: batches.count, batch: { batches[$0] },
+                                learningRate: { lrs[$0] }, momentum: { momenta[$0] }, observe: observe)
+    }
+
     /// Trains `learner` on this teacher's curriculum with the learned learning rates and momenta.
     public func train(_ learner: Learner, from initial: Parameters, plan: InnerPlan,
                       observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
-        let fixed = withoutGradientRecording { generator.resolvingWeights(parameters.detached()) }
-        let lrs = innerLearningRates, momenta = innerMomenta
-        return try trainLearner(learner, from: initial, steps: plan.steps.count,
-                                batch: { t in withoutGradientRecording { (batch(t, of: plan, fixed), plan.steps[t].labels) } },
-                                learningRate: { lrs[$0] }, momentum: { momenta[$0] }, observe: observe)
+        try train(learner, from: initial, batches: syntheticBatches(for: plan), observe: observe)
     }
 }
 

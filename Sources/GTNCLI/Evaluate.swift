@@ -72,8 +72,9 @@ struct Evaluate: ParsableCommand {
             }
         }
         if realBaseline {
+            let runs = Evaluator.baselineLearningRates.count * learners
             let baseline = try evaluator.realBaseline(learners: learners, seed: seed) { n in
-                if !json { Terminal.status("real baseline: learning rate \(n)/\(Evaluator.baselineLearningRates.count)") }
+                if !json { Terminal.status("real baseline: learner \(n)/\(runs) (\(Evaluator.baselineLearningRates.count) learning rates)") }
             }
             report.realBaseline = baseline.rows.map { RealRow(lr: $0.learningRate, accuracyMean: $0.mean, accuracies: $0.accuracies) }
             report.realAccuracyMean = baseline.best?.mean

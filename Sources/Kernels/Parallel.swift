@@ -36,6 +36,71 @@ public enum Parallel {
         }
     }
 
+    /// body(0) … body(count − 1) on up to `workers` threads, items handed out one at a time, each
+    /// run on one thread with its kernels serial (as inside `serially`). For many small
+    /// independent computations (learners of an evaluation, NAS candidates), which use the cores
+    /// far better side by side than one after the other with every op split across threads; and
+    /// each result is then the same whatever the core count. Results come back in item order.
+    /// `onResult(finished, index, value)` runs under a lock as each item ends. As with
+    /// `forEachChunk`, the caller guarantees that concurrent calls of `body` do not share
+    /// mutable state.
+    public static func map<T>(_ count: Int, workers: Int = threadCount, _ body: (Int) -> T,
+                              onResult: ((Int, Int, T) -> Void)? = nil) -> [T] {
+        let results = mapUntilFailure(count, workers: workers, { Optional(body($0)) }, onResult: onResult)
+        return results.compactMap { $0 }
+    }
+
+    /// The same for a throwing `body`: the first error stops the items not yet started and is
+    /// rethrown.
+    public static func map<T>(_ count: Int, workers: Int = threadCount, _ body: (Int) throws -> T,
+                              onResult: ((Int, Int, T) -> Void)? = nil) throws -> [T] {
+        let failure = LockedState<Error?>(nil)
+        let results = mapUntilFailure(count, workers: workers, { i -> T? in
+            do {
+                return try body(i)
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+                return nil
+            }
+        }, onResult: onResult)
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results.compactMap { $0 }
+    }
+
+    /// The engine of `map`: an item whose body returns nil has failed, and no further items start.
+    private static func mapUntilFailure<T>(_ count: Int, workers: Int, _ body: (Int) -> T?,
+                                           onResult: ((Int, Int, T) -> Void)?) -> [T?] {
+        guard count > 0 else { return [] }
+        let state = LockedState(MapState<T>(count))
+        withoutActuallyEscaping(body) { body in
+            let work = { (_: Int) in
+                while true {
+                    let next: Int? = state.withLock { s in
+                        guard s.next < count, !s.failed else { return nil }
+                        s.next += 1
+                        return s.next - 1
+                    }
+                    guard let i = next else { return }
+                    let value = serially { body(i) }
+                    state.withLock { s in
+                        guard let value else { s.failed = true; return }
+                        s.results[i] = value
+                        s.finished += 1
+                        onResult?(s.finished, i, value)
+                    }
+                }
+            }
+            let threads = max(1, min(workers, count))
+            if threads == 1 {
+                work(0)
+            } else {
+                let box = UncheckedSendableBox(value: work)
+                DispatchQueue.concurrentPerform(iterations: threads) { box.value($0) }
+            }
+        }
+        return state.withLock { $0.results }
+    }
+
     /// Splits 0..<count into contiguous ranges, one per thread when count ≥ minParallel
     /// (below that, dispatch costs more than it saves), a single serial call otherwise.
     public static func forRanges(_ count: Int, minParallel: Int = 65_536, _ body: (Range<Int>) -> Void) {
@@ -79,3 +144,12 @@ final class LockedState<Value>: @unchecked Sendable {
 }
 
 struct UncheckedSendableBox<Value>: @unchecked Sendable { let value: Value }
+
+/// The shared state of one `Parallel.map`.
+private struct MapState<T> {
+    var next = 0
+    var finished = 0
+    var failed = false
+    var results: [T?]
+    init(_ count: Int) { results = Array(repeating: nil, count: count) }
+}

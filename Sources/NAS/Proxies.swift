@@ -110,20 +110,15 @@ public struct GTNProxy: Sendable {
     public let trainer: RealTrainer
     public let steps: Int
     public let generationSeconds: Double
-    private let batches: [(images: Tensor, labels: [Int])]
-    private let learningRates: [Double]
-    private let momenta: [Double]
+    private let teacher: Teacher
+    private let batches: [LabeledBatch]
 
     public init(teacher: Teacher, trainer: RealTrainer) {
         let start = Date()
         var rng = SeededGenerator(seed: trainer.seed ^ 0x6E7)
         let plan = teacher.plan(using: &rng)
-        let fixed = withoutGradientRecording { teacher.generator.resolvingWeights(teacher.parameters.detached()) }
-        batches = withoutGradientRecording {
-            plan.steps.indices.map { t in (teacher.batch(t, of: plan, fixed).detached(), plan.steps[t].labels) }
-        }
-        learningRates = teacher.innerLearningRates
-        momenta = teacher.innerMomenta
+        batches = teacher.syntheticBatches(for: plan)
+        self.teacher = teacher
         steps = plan.steps.count
         self.trainer = trainer
         generationSeconds = Date().timeIntervalSince(start)
@@ -132,8 +127,7 @@ public struct GTNProxy: Sendable {
     public func score(_ spec: LearnerSpec) throws -> Measurement {
         let start = Date()
         let (learner, initial) = trainer.learner(for: spec)
-        let trained = try trainLearner(learner, from: initial, steps: steps, batch: { batches[$0] },
-                                       learningRate: { learningRates[$0] }, momentum: { momenta[$0] })
+        let trained = try teacher.train(learner, from: initial, batches: batches)
         let value = accuracy(of: learner, trained, on: trainer.data.validation)
         return Measurement(accuracy: value, seconds: Date().timeIntervalSince(start))
     }

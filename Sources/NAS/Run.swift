@@ -167,7 +167,7 @@ public struct NASRunner: Sendable {
             let owned = ShardAssignment(costs: costs, count: shard.count).candidates(of: shard, costs: costs)
             let tracker = BestTracker(phase: .evaluation, measure: c.measuresGroundTruth ? "ground truth" : "GTN proxy", total: owned.count, progress: progress)
             let knownGTN = gtn
-            let rows = try parallelMap(owned.count, workers: workers) { k in
+            let rows = try Parallel.map(owned.count, workers: workers) { k in
                 try evaluate(index: owned[k], spec: specs[owned[k]], gtn: knownGTN[specs[owned[k]].description])
             } onResult: { done, _, row in
                 tracker.report(done: done, candidate: row.candidate, accuracy: row.groundTruthAccuracy ?? row.gtnAccuracy)

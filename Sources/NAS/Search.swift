@@ -1,5 +1,6 @@
 import Foundation
 import GTN
+import Kernels
 import TensorEngine
 
 /// How candidates are proposed.
@@ -51,7 +52,7 @@ public enum Search {
                               fitness: @escaping @Sendable (LearnerSpec) throws -> Double,
                               progress: (@Sendable (Int, SearchRecord) -> Void)? = nil) throws -> [SearchRecord] {
         let specs = randomCandidates(space, count: count, seed: seed)
-        let scores = try parallelMap(specs.count, workers: workers) { i in try fitness(specs[i]) } onResult: { done, i, value in
+        let scores = try Parallel.map(specs.count, workers: workers) { i in try fitness(specs[i]) } onResult: { done, i, value in
             progress?(done, SearchRecord(spec: specs[i], fitness: value))
         }
         return zip(specs, scores).map { SearchRecord(spec: $0, fitness: $1) }
@@ -70,7 +71,7 @@ public enum Search {
         var seen = Set<LearnerSpec>()
         func evaluate(_ specs: [LearnerSpec]) throws {
             let offset = history.count
-            let scores = try parallelMap(specs.count, workers: workers) { i in try fitness(specs[i]) } onResult: { done, i, value in
+            let scores = try Parallel.map(specs.count, workers: workers) { i in try fitness(specs[i]) } onResult: { done, i, value in
                 progress?(offset + done, SearchRecord(spec: specs[i], fitness: value))
             }
             history += zip(specs, scores).map { SearchRecord(spec: $0, fitness: $1) }
@@ -123,50 +124,4 @@ public enum Search {
         for i in 0..<k { pool.swapAt(i, i + rng.nextIndex(below: pool.count - i)) }
         return Array(pool[..<k])
     }
-}
-
-/// `body(i)` for i in 0..<count on up to `workers` threads, each taking the next index; results
-/// in index order. `onResult(done, i, value)` is called one at a time (under a lock) as items
-/// finish. The first error stops the remaining items and is rethrown.
-func parallelMap<T: Sendable>(_ count: Int, workers: Int, _ body: @escaping @Sendable (Int) throws -> T,
-                              onResult: (@Sendable (Int, Int, T) -> Void)? = nil) throws -> [T] {
-    guard count > 0 else { return [] }
-    let state = ParallelMapState<T>(count)
-    let threads = max(1, min(workers, count))
-    let work: @Sendable (Int) -> Void = { _ in
-        while true {
-            state.lock.lock()
-            let i = state.next
-            state.next += 1
-            let stop = i >= count || state.error != nil
-            state.lock.unlock()
-            if stop { return }
-            do {
-                let value = try body(i)
-                state.lock.lock()
-                state.results[i] = value
-                state.done += 1
-                onResult?(state.done, i, value)
-                state.lock.unlock()
-            } catch {
-                state.lock.lock()
-                if state.error == nil { state.error = error }
-                state.lock.unlock()
-            }
-        }
-    }
-    if threads == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
-    if let error = state.error { throw error }
-    let results = state.results.compactMap { $0 }
-    precondition(results.count == count, "parallelMap: \(count - results.count) items were not computed")
-    return results
-}
-
-private final class ParallelMapState<T>: @unchecked Sendable {
-    let lock = NSLock()
-    var next = 0
-    var done = 0
-    var results: [T?]
-    var error: Error?
-    init(_ count: Int) { results = Array(repeating: nil, count: count) }
 }

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Kernels
 import NeuralNet
 import TensorEngine
 import XCTest
@@ -123,6 +124,34 @@ final class TrainingTests: XCTestCase {
         XCTAssertThrowsError(try broken.step()) { error in
             XCTAssertTrue("\(error)".contains("2 consecutive outer iterations"), "\(error)")
         }
+    }
+
+    /// Evaluation generates the curriculum once and trains its learners side by side: each
+    /// learner's accuracy and per-step curve must equal training that learner alone.
+    func testEvaluationMatchesTrainingEachLearnerAlone() throws {
+        let trainer = MetaTrainer(configuration: Self.tinyConfiguration(), data: Self.syntheticData)
+        _ = try trainer.step()
+        let teacher = trainer.state.teacher
+        let evaluator = Evaluator(teacher: teacher, data: Self.syntheticData, configuration: trainer.configuration)
+        let seed: UInt64 = 42, count = 3
+        let result = try evaluator.gtnAccuracy(learners: count, seed: seed, curve: true)
+
+        var planRNG = SeededGenerator(seed: seed ^ 0x5EED)
+        let plan = teacher.plan(using: &planRNG)
+        var curve = [Double](repeating: 0, count: plan.steps.count)
+        var accuracies: [Double] = []
+        for (learner, initial) in evaluator.learners(count, seed: seed) {
+            let trained = try Parallel.serially {
+                try teacher.train(learner, from: initial, plan: plan) { t, θ, means in
+                    let partial = TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: [])
+                    curve[t] += accuracy(of: learner, partial, on: Self.syntheticData.test) / Double(count)
+                }
+            }
+            accuracies.append(accuracy(of: learner, trained, on: Self.syntheticData.test))
+        }
+        XCTAssertEqual(result.accuracies, accuracies)
+        XCTAssertEqual(result.curve, curve)
+        XCTAssertGreaterThan(Set(curve).count, 1, "the curve must move, or the comparison shows nothing")
     }
 
     /// A few outer iterations on real MNIST make the teacher better: the real-data loss of fixed

@@ -40,6 +40,30 @@ final class ParallelTests: XCTestCase {
         Parallel.forRanges(200_000) { _ in calls.withLock { $0 += 1 } }
         XCTAssertEqual(calls.withLock { $0 }, 2)
     }
+
+    func testMapReturnsResultsInOrderAndRunsItemsSerially() {
+        for (count, workers) in [(0, 2), (1, 2), (7, 1), (64, 3)] {
+            let reports = LockedState([Int]())
+            let values = Parallel.map(count, workers: workers) { i -> (square: Int, threads: Int) in
+                (i * i, Parallel.threadCount)
+            } onResult: { finished, _, _ in reports.withLock { $0.append(finished) } }
+            XCTAssertEqual(values.map(\.square), (0..<count).map { $0 * $0 }, "count \(count)")
+            XCTAssertTrue(values.allSatisfy { $0.threads == 1 }, "an item's kernels must run on its own thread")
+            XCTAssertEqual(reports.withLock { $0 }, Array(stride(from: 1, through: count, by: 1)), "one report per item, in finishing order")
+        }
+    }
+
+    func testThrowingMapStopsAtTheFirstErrorAndRethrowsIt() {
+        struct Failure: Error, Equatable { let index: Int }
+        let started = LockedState(0)
+        XCTAssertThrowsError(try Parallel.map(1000, workers: 2) { i -> Int in
+            started.withLock { $0 += 1 }
+            if i == 3 { throw Failure(index: i) }
+            return i
+        }) { XCTAssertEqual($0 as? Failure, Failure(index: 3)) }
+        XCTAssertLessThan(started.withLock { $0 }, 1000, "items after the failure must not all start")
+        XCTAssertEqual(try Parallel.map(5) { i throws -> Int in i + 1 }, [1, 2, 3, 4, 5])
+    }
 }
 
 final class CPUFeaturesTests: XCTestCase {

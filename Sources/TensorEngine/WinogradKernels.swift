@@ -49,14 +49,27 @@ enum WinogradKernels {
         /// Leading dimension of a chunk's transformed rows: vector stores of the last block of a
         /// row may run up to one vector past its last tile.
         static func leadingDimension(tiles: Int) -> Int { tiles + lanes }
+        /// Distance between the blocks of two transform points (`channels` rows of `ld`): one
+        /// cache line more than they need. The transforms touch all sixteen blocks at once, and
+        /// with power-of-two channel counts their starts would otherwise often be a multiple of
+        /// 4 KiB apart and share one L1 set (an 8-image chunk at 64 channels: 25 × 4096 bytes).
+        static func pointStride(channels: Int, ld: Int) -> Int { channels * ld + 16 }
 
         init(_ g: ConvGeometry) {
             tilesY = (g.height + 1) / 2
             tilesX = (g.width + 1) / 2
         }
 
-        /// Images per chunk: about 400 tiles, so a chunk's sixteen transformed blocks fit in L2/L3.
-        func imagesPerChunk(batch: Int) -> Int { Swift.max(1, Swift.min(batch, (400 + perImage - 1) / perImage)) }
+        /// Images per chunk: about 400 tiles, so a chunk's sixteen transformed blocks fit in L2/L3,
+        /// evened out so that every thread gets as many chunks (128 images of 49 tiles: 16 chunks
+        /// of 8 rather than 15 of 9, which left one core idle for a fifteenth of every pass).
+        func imagesPerChunk(batch: Int, threads: Int = Parallel.threadCount) -> Int {
+            let target = Swift.max(1, Swift.min(batch, (400 + perImage - 1) / perImage))
+            let chunks = (batch + target - 1) / target
+            let rounds = (chunks + threads - 1) / threads
+            let balanced = Swift.min(batch, rounds * threads)
+            return (batch + balanced - 1) / balanced
+        }
     }
 
     /// Multiply-adds (×2) of a pass's sixteen GEMMs, against `ConvGeometry.flops` for im2col.
@@ -92,7 +105,8 @@ enum WinogradKernels {
         let partials = Storage(count: partialSize * workers, dtype: T.dtype, zeroed: true)
         let ldMax = Tiling.leadingDimension(tiles: N)
         let scratch = (0..<workers).map { _ in
-            (v: Storage(count: 16 * C * ldMax, dtype: T.dtype), m: Storage(count: 16 * O * ldMax, dtype: T.dtype),
+            (v: Storage(count: 16 * Tiling.pointStride(channels: C, ld: ldMax), dtype: T.dtype),
+             m: Storage(count: 16 * Tiling.pointStride(channels: O, ld: ldMax), dtype: T.dtype),
              rows: Storage(count: tiling.scratchCount, dtype: T.dtype))
         }
         let px = x.storage.pointer(as: T.self), pg = gy.storage.pointer(as: T.self)
@@ -103,9 +117,10 @@ enum WinogradKernels {
             inputTransform(px, channels: C, images: images, g, tiling, rows: rows, v, ld: ld)
             outputGradientTransform(pg, channels: O, images: images, g, tiling, rows: rows, m, ld: ld)
             let partial = partials.pointer(as: T.self) + worker * partialSize
+            let vStride = Tiling.pointStride(channels: C, ld: ld), mStride = Tiling.pointStride(channels: O, ld: ld)
             for xi in 0..<16 {
                 BLASDispatch.gemm(T.self, transA: false, transB: true, m: O, n: C, k: n,
-                                  a: m + xi * O * ld, lda: ld, b: v + xi * C * ld, ldb: ld, beta: 1,
+                                  a: m + xi * mStride, lda: ld, b: v + xi * vStride, ldb: ld, beta: 1,
                                   c: partial + xi * pointSize, ldc: C)
             }
         }
@@ -146,7 +161,8 @@ enum WinogradKernels {
         let workers = workerCount(g, imagesPerChunk: per)
         let ldMax = Tiling.leadingDimension(tiles: N)
         let scratch = (0..<workers).map { _ in
-            (v: Storage(count: 16 * C * ldMax, dtype: T.dtype), m: Storage(count: 16 * O * ldMax, dtype: T.dtype),
+            (v: Storage(count: 16 * Tiling.pointStride(channels: C, ld: ldMax), dtype: T.dtype),
+             m: Storage(count: 16 * Tiling.pointStride(channels: O, ld: ldMax), dtype: T.dtype),
              rows: Storage(count: tiling.scratchCount, dtype: T.dtype))
         }
         forEachChunk(g, imagesPerChunk: per, workers: workers) { worker, images in
@@ -154,9 +170,10 @@ enum WinogradKernels {
             let rows = scratch[worker].rows.pointer(as: T.self)
             let n = images.count * tiling.perImage, ld = Tiling.leadingDimension(tiles: n)
             inputTransform(input, channels: C, images: images, g, tiling, rows: rows, v, ld: ld)
+            let vStride = Tiling.pointStride(channels: C, ld: ld), mStride = Tiling.pointStride(channels: O, ld: ld)
             for xi in 0..<16 {
                 BLASDispatch.gemm(T.self, transA: false, transB: false, m: O, n: n, k: C,
-                                  a: u + xi * O * C, lda: C, b: v + xi * C * ld, ldb: ld, c: m + xi * O * ld, ldc: ld)
+                                  a: u + xi * O * C, lda: C, b: v + xi * vStride, ldb: ld, c: m + xi * mStride, ldc: ld)
             }
             outputTransform(m, channels: O, images: images, g, tiling, rows: rows, out, ld: ld)
         }
@@ -219,7 +236,7 @@ enum WinogradKernels {
                                                 _ tiling: Tiling, rows: UnsafeMutablePointer<T>,
                                                 _ v: UnsafeMutablePointer<T>, ld: Int) {
         let H = g.height, W = g.width, TY = tiling.tilesY, TX = tiling.tilesX, span = tiling.rowSpan
-        let ps = C * ld
+        let ps = Tiling.pointStride(channels: C, ld: ld)
         // Padded row r holds input row r − 1; its even columns 2i are input columns 2i − 1, its
         // odd columns input columns 2i. Entries never written stay zero: the padding.
         rows.update(repeating: 0, count: tiling.scratchCount)
@@ -269,7 +286,7 @@ enum WinogradKernels {
                                                  _ tiling: Tiling, rows: UnsafeMutablePointer<T>,
                                                  _ out: UnsafeMutablePointer<T>, ld: Int) {
         let H = g.height, W = g.width, TY = tiling.tilesY, TX = tiling.tilesX, span = tiling.rowSpan
-        let ps = O * ld
+        let ps = Tiling.pointStride(channels: O, ld: ld)
         // The even and odd columns of the two output rows of a tile row, interleaved at the end.
         let topEven = rows, topOdd = rows + span, bottomEven = rows + 2 * span, bottomOdd = rows + 3 * span
         for o in 0..<O {
@@ -316,7 +333,7 @@ enum WinogradKernels {
                                                          _ tiling: Tiling, rows: UnsafeMutablePointer<T>,
                                                          _ m: UnsafeMutablePointer<T>, ld: Int) {
         let H = g.height, W = g.width, TY = tiling.tilesY, TX = tiling.tilesX, span = tiling.rowSpan
-        let ps = O * ld
+        let ps = Tiling.pointStride(channels: O, ld: ld)
         let topEven = rows, topOdd = rows + span, bottomEven = rows + 2 * span, bottomOdd = rows + 3 * span
         // Columns beyond an odd width stay zero; the row beyond an odd height is cleared below.
         rows.update(repeating: 0, count: 4 * span)

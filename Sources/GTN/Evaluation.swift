@@ -102,12 +102,12 @@ public struct Evaluator {
             }
             return (accuracy: accuracy(of: learner, trained, on: target), perStep: perStep)
         } onResult: { finished, _, _ in progress?(finished) }
-        var perStep = [Double](repeating: 0, count: plan.steps.count)
+        var meanCurve = [Double](repeating: 0, count: plan.steps.count)
         for result in results {
-            for t in result.perStep.indices { perStep[t] += result.perStep[t] / Double(count) }
+            for t in result.perStep.indices { meanCurve[t] += result.perStep[t] / Double(count) }
         }
         return GTNEvaluation(steps: plan.steps.count, learners: count, accuracies: results.map(\.accuracy),
-                             architectures: pairs.map { $0.0.spec.description }, curve: curve ? perStep : nil,
+                             architectures: pairs.map { $0.0.spec.description }, curve: curve ? meanCurve : nil,
                              seconds: Date().timeIntervalSince(start))
     }
 

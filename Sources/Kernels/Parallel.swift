@@ -46,8 +46,7 @@ public enum Parallel {
     /// mutable state.
     public static func map<T>(_ count: Int, workers: Int = threadCount, _ body: (Int) -> T,
                               onResult: ((Int, Int, T) -> Void)? = nil) -> [T] {
-        let results = mapUntilFailure(count, workers: workers, { Optional(body($0)) }, onResult: onResult)
-        return results.compactMap { $0 }
+        allComputed(mapUntilFailure(count, workers: workers, { Optional(body($0)) }, onResult: onResult))
     }
 
     /// The same for a throwing `body`: the first error stops the items not yet started and is
@@ -64,7 +63,14 @@ public enum Parallel {
             }
         }, onResult: onResult)
         if let error = failure.withLock({ $0 }) { throw error }
-        return results.compactMap { $0 }
+        return allComputed(results)
+    }
+
+    /// The values of a `mapUntilFailure` in which no item failed: every one must be there.
+    private static func allComputed<T>(_ results: [T?]) -> [T] {
+        let values = results.compactMap { $0 }
+        precondition(values.count == results.count, "Parallel.map: \(results.count - values.count) items were not computed")
+        return values
     }
 
     /// The engine of `map`: an item whose body returns nil has failed, and no further items start.

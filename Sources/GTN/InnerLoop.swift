@@ -8,7 +8,8 @@ public enum MemoryMode: String, Codable, Sendable, CaseIterable {
     /// Record the whole unrolled inner loop and differentiate it once.
     case fullUnroll = "full-unroll"
     /// Keep only each step's parameters and momentum; rebuild one step's graph at a time while
-    /// sweeping backwards. Peak memory is one step's graph plus the trajectory.
+    /// sweeping backwards. Peak memory is one step's graph plus the trajectory, plus the graphs
+    /// of the last steps when some are recorded (`recordedSteps`), which are not rebuilt.
     case stepwise
 }
 
@@ -115,16 +116,16 @@ public struct MetaGradient {
 extension Teacher {
     /// The meta-loss (real-data loss of the learner after the inner loop, plus the intermediate
     /// losses when asked) and its exact gradient with respect to every meta-parameter.
+    ///
+    /// - Parameter recordedSteps: for `.stepwise`, how many of the last inner steps keep the graph
+    ///   of the forward pass instead of being rebuilt in the backward sweep (0…T; each one saves a
+    ///   recomputation and holds one step's graph in memory). `.fullUnroll` records all of them.
     public func metaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor, realLabels: [Int],
-                             mode: MemoryMode, intermediateLosses: Bool = false) throws -> MetaGradient {
-        switch mode {
-        case .fullUnroll:
-            return try fullUnrollMetaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages,
-                                              realLabels: realLabels, intermediateLosses: intermediateLosses)
-        case .stepwise:
-            return try stepwiseMetaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages,
-                                            realLabels: realLabels, intermediateLosses: intermediateLosses)
-        }
+                             mode: MemoryMode, recordedSteps: Int = 0, intermediateLosses: Bool = false) throws -> MetaGradient {
+        let T = plan.steps.count
+        return try sweepMetaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages, realLabels: realLabels,
+                                     recordedSteps: mode == .fullUnroll ? T : Swift.min(Swift.max(recordedSteps, 0), T),
+                                     intermediateLosses: intermediateLosses)
     }
 
     private func learnedRate(_ name: String, _ t: Int, _ p: Parameters) -> Tensor {
@@ -132,34 +133,17 @@ extension Teacher {
         return exp(p[name].slice(alongAxis: 0, i..<i + 1))
     }
 
-    private func fullUnrollMetaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor,
-                                        realLabels: [Int], intermediateLosses: Bool) throws -> MetaGradient {
-        let meta = parameters.requiringGradient()
-        let resolved = generator.resolvingWeights(meta)
-        var θ = initial.requiringGradient()
-        var buffers = θ.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
-        var metaLoss = Tensor.zeros([], dtype: realImages.dtype)
-        var innerLosses: [Double] = []
-        for t in plan.steps.indices {
-            let step = try innerStep(learner, parameters: θ, buffers: buffers, images: batch(t, of: plan, resolved),
-                                     labels: plan.steps[t].labels, learningRate: learnedRate(Self.logLRName, t, meta),
-                                     momentum: learnedRate(Self.logMomentumName, t, meta), createGraph: true)
-            θ = step.parameters
-            buffers = step.buffers
-            innerLosses.append(step.loss.item)
-            if intermediateLosses || t == plan.steps.count - 1 {
-                metaLoss = metaLoss + realLoss(learner, θ, means: step.means, images: realImages, labels: realLabels)
-            }
-        }
-        let grads = try gradients(of: metaLoss, wrt: meta.tensors)
-        return MetaGradient(metaLoss: metaLoss.item, gradients: grads, innerLosses: innerLosses)
-    }
-
-    private func stepwiseMetaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor,
-                                      realLabels: [Int], intermediateLosses: Bool) throws -> MetaGradient {
+    /// Steps 0..<T−R run without a graph, keeping θ_t, b_t and their batch means; steps T−R..<T
+    /// run recorded from θ_{T−R} and b_{T−R} as leaves and are differentiated once; then the
+    /// sweep of meta-gradient-notes.md carries the adjoints (θ̄, b̄) back through the unrecorded
+    /// steps, rebuilding one step's graph at a time. R = T is the full unroll, R = 0 the pure
+    /// step-wise recomputation.
+    private func sweepMetaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor,
+                                   realLabels: [Int], recordedSteps: Int, intermediateLosses: Bool) throws -> MetaGradient {
         let T = plan.steps.count
+        let tailStart = T - recordedSteps
         let fixed = parameters.detached()
-        // The generator's normalized weights are computed once; each step differentiates with
+        // The generator's normalized weights are computed once; the steps differentiate with
         // respect to them as leaves, and their adjoints are pulled back to v and g at the end.
         let resolved = withoutGradientRecording { generator.resolvingWeights(fixed) }
         let replaced = generator.normalizationSources
@@ -169,12 +153,12 @@ extension Teacher {
             ((0..<T).map { learnedRate(Self.logLRName, $0, fixed) }, (0..<T).map { learnedRate(Self.logMomentumName, $0, fixed) })
         }
 
-        // Forward without a graph, keeping θ_t, b_t and the batch means of every step.
+        // Forward without a graph up to the recorded steps, keeping θ_t, b_t and the batch means.
         var thetas = [initial.detached()]
         var buffers = [initial.map { Tensor.zeros($0.shape, dtype: $0.dtype) }]
         var means: [[Tensor]] = []
         var innerLosses: [Double] = []
-        for t in 0..<T {
+        for t in 0..<tailStart {
             let images = withoutGradientRecording { batch(t, of: plan, resolved) }
             let step = try innerStep(learner, parameters: thetas[t].requiringGradient(), buffers: buffers[t], images: images,
                                      labels: plan.steps[t].labels, learningRate: lrs[t], momentum: momenta[t], createGraph: false)
@@ -196,14 +180,65 @@ extension Teacher {
         }
 
         var metaBar: [Tensor?] = Array(repeating: nil, count: resolved.count)
+        func accumulateMeta(_ grads: ArraySlice<Tensor>) {
+            withoutGradientRecording {
+                for (k, gk) in zip(stepIndices, grads) { metaBar[k] = metaBar[k].map { $0 + gk } ?? gk }
+            }
+        }
         var logLRBar = [Double](repeating: 0, count: fixed[Self.logLRName].scalarCount)
         var logMomentumBar = logLRBar
-        let terminal = try scoredLossGradient(after: T - 1)
-        var thetaBar = terminal.theta
-        var pendingMeansBar: [Tensor]? = terminal.means
-        var bufferBar = thetaBar.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
+        var thetaBar: [Tensor]
+        var bufferBar: [Tensor]
+        var pendingMeansBar: [Tensor]?
 
-        for t in stride(from: T - 1, through: 0, by: -1) {
+        if tailStart < T {
+            // The recorded steps. Their learning rates and momenta are leaves too: d/d log η = η·d/dη.
+            let meta = resolved.requiringGradient()
+            let θStart = thetas[tailStart].requiringGradient()
+            // At t = 0 nothing earlier needs θ̄ or b̄ (and b_0 = 0 is a constant).
+            let startIsLeaf = tailStart > 0
+            let bStart = startIsLeaf ? buffers[tailStart].requiringGradient() : buffers[tailStart]
+            let lrLeaves = lrs[tailStart...].map { $0.requiringGradient() }
+            let momentumLeaves = momenta[tailStart...].map { $0.requiringGradient() }
+            var θ = θStart, b = bStart
+            var loss = Tensor.zeros([], dtype: dtype)
+            for t in tailStart..<T {
+                let step = try innerStep(learner, parameters: θ, buffers: b, images: batch(t, of: plan, meta),
+                                         labels: plan.steps[t].labels, learningRate: lrLeaves[t - tailStart],
+                                         momentum: momentumLeaves[t - tailStart], createGraph: true)
+                θ = step.parameters
+                b = step.buffers
+                innerLosses.append(step.loss.item)
+                if intermediateLosses || t == T - 1 {
+                    loss = loss + realLoss(learner, θ, means: step.means, images: realImages, labels: realLabels)
+                }
+            }
+            metaLoss += loss.item
+            let n = θ.count
+            let starts = startIsLeaf ? θStart.tensors + bStart.tensors : []
+            let grads = try gradients(of: loss, wrt: starts + stepIndices.map { meta.tensors[$0] } + lrLeaves + momentumLeaves)
+            thetaBar = startIsLeaf ? Array(grads[..<n]) : []
+            bufferBar = startIsLeaf ? Array(grads[n..<2 * n]) : []
+            let metaEnd = starts.count + stepIndices.count
+            accumulateMeta(grads[starts.count..<metaEnd])
+            for (j, t) in (tailStart..<T).enumerated() {
+                logLRBar[optimizerIndex(t)] += grads[metaEnd + j].item * lrs[t].item
+                logMomentumBar[optimizerIndex(t)] += grads[metaEnd + recordedSteps + j].item * momenta[t].item
+            }
+            pendingMeansBar = nil
+            if intermediateLosses && tailStart >= 1 {
+                let (dθ, dμ) = try scoredLossGradient(after: tailStart - 1)
+                withoutGradientRecording { thetaBar = zip(thetaBar, dθ).map { $0 + $1 } }
+                pendingMeansBar = dμ
+            }
+        } else {
+            let terminal = try scoredLossGradient(after: T - 1)
+            thetaBar = terminal.theta
+            pendingMeansBar = terminal.means
+            bufferBar = thetaBar.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
+        }
+
+        for t in stride(from: tailStart - 1, through: 0, by: -1) {
             let lr = lrs[t].item, m = momenta[t].item
             let i = optimizerIndex(t)
             withoutGradientRecording {
@@ -228,13 +263,8 @@ extension Teacher {
                 for (mi, bar) in zip(μ, meansBar) { s = s + (mi * bar).sum() }
             }
             let grads = try gradients(of: s, wrt: θ.tensors + stepIndices.map { meta.tensors[$0] })
-            withoutGradientRecording {
-                thetaBar = zip(thetaBar, grads[..<θ.count]).map { $0 + $1 }
-                for (j, k) in stepIndices.enumerated() {
-                    let gk = grads[θ.count + j]
-                    metaBar[k] = metaBar[k].map { $0 + gk } ?? gk
-                }
-            }
+            withoutGradientRecording { thetaBar = zip(thetaBar, grads[..<θ.count]).map { $0 + $1 } }
+            accumulateMeta(grads[θ.count...])
             pendingMeansBar = nil
 
             if intermediateLosses && t >= 1 {

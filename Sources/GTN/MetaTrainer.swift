@@ -12,6 +12,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var fixedWidths: LearnerWidths?
     public var seed: UInt64 = 0
     public var memoryMode: MemoryMode
+    /// With `.stepwise`: the last inner steps that keep their forward graph (nil: the preset's).
+    public var recordedSteps: Int?
     public var intermediateLosses = false
     /// The meta-gradient's global norm is clipped to this.
     public var clipNorm = 10.0
@@ -27,6 +29,17 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
     /// Draw learners from this space instead of the preset's family (`--learner-family search-space`).
     public var learnerSpace: LearnerSpace?
+
+    /// The last inner steps whose forward graph the meta-gradient keeps (all of them in a full unroll).
+    public var effectiveRecordedSteps: Int {
+        memoryMode == .fullUnroll ? preset.steps : Swift.min(recordedSteps ?? preset.defaultRecordedSteps, preset.steps)
+    }
+
+    /// How the meta-gradient is computed, for logs: "full-unroll" or "stepwise (16 of 32 steps recorded)".
+    public var memoryDescription: String {
+        memoryMode == .fullUnroll ? memoryMode.rawValue
+            : "\(memoryMode.rawValue) (\(effectiveRecordedSteps) of \(preset.steps) steps recorded)"
+    }
 
     public var widthRanges: WidthRanges { fixedWidths.map(WidthRanges.fixed) ?? preset.widthRanges }
 
@@ -119,6 +132,7 @@ public final class MetaTrainer {
         let result = try state.teacher.metaGradient(learner: learner, initial: initial, plan: plan,
                                                     realImages: real.images, realLabels: real.labels,
                                                     mode: configuration.memoryMode,
+                                                    recordedSteps: configuration.effectiveRecordedSteps,
                                                     intermediateLosses: configuration.intermediateLosses)
         let lr = cosineLearningRate(initial: preset.outerLearningRate, step: state.iteration, total: configuration.outerIterations)
         let (clippedGradients, norm) = clippedByGlobalNorm(result.gradients, maxNorm: configuration.clipNorm)

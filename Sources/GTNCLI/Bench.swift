@@ -112,8 +112,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Inner steps T.")
     var steps: Int?
 
-    @Option(help: "Meta-gradient memory mode (default: the preset's).")
-    var memory: MemoryMode?
+    @OptionGroup var memory: MemoryOptions
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -130,11 +129,12 @@ struct TrainBench: ParsableCommand {
         if let steps { p.steps = steps }
         var c = TrainingConfiguration(preset: p, outerIterations: outer + 1)
         c.fixedWidths = widths ?? (preset == .paper ? LearnerWidths(conv1: 64, conv2: 128, fc: 256) : nil)
-        if let memory { c.memoryMode = memory }
+        try memory.apply(to: &c)
         let trainer = MetaTrainer(configuration: c, data: try data.load(quiet: json))
         var seconds: [Double] = []
         var poolPeak = 0
         let profiler = OpProfiler.shared
+        if !json { Terminal.line("\(c.memoryDescription) meta-gradients, widths \(c.fixedWidths?.description ?? "random")") }
         for i in 0...outer {
             if i == 1 {
                 profiler.reset()
@@ -159,7 +159,8 @@ struct TrainBench: ParsableCommand {
         }
         if json {
             let object: [String: Any] = [
-                "preset": preset.rawValue, "memory_mode": c.memoryMode.rawValue, "widths": c.fixedWidths?.description ?? "random",
+                "preset": preset.rawValue, "memory_mode": c.memoryMode.rawValue,
+                "recorded_steps": c.effectiveRecordedSteps, "widths": c.fixedWidths?.description ?? "random",
                 "steps": p.steps, "batch": p.batchSize, "seconds_per_outer_median": median, "seconds_per_outer": seconds,
                 "peak_rss_bytes": rss, "peak_tensor_bytes": poolPeak, "flops_per_outer": flopsPerOuter, "gflops": gflops,
                 "executed_flops_per_outer": executedPerOuter, "executed_gflops": executedGflops,

@@ -34,6 +34,29 @@ struct DataOptions: ParsableArguments {
     }
 }
 
+/// How meta-gradients trade memory for recomputation; shared by `train` and `bench`.
+struct MemoryOptions: ParsableArguments {
+    @Option(help: "Meta-gradient memory mode: full-unroll (no recomputation; the cpu preset's default, about 6 GiB) or stepwise (rebuild one step's graph at a time in the backward sweep; the default of paper and seed).")
+    var memory: MemoryMode?
+
+    @Option(name: .customLong("recorded-steps"), help: "With stepwise: the last K inner steps keep their graph from the forward pass instead of being rebuilt (0 to T; each saves one step's recomputation and holds one step's graph in memory; default: T/2 for paper, 0 for seed).")
+    var recordedSteps: Int?
+
+    /// Sets the mode on `configuration` (whose preset already has its final step count).
+    func apply(to configuration: inout TrainingConfiguration) throws {
+        if let memory { configuration.memoryMode = memory }
+        guard let recordedSteps else { return }
+        guard configuration.memoryMode == .stepwise else {
+            throw ValidationError("--recorded-steps applies to --memory stepwise (this run uses \(configuration.memoryMode.rawValue), which records every step)")
+        }
+        let steps = configuration.preset.steps
+        guard (0...steps).contains(recordedSteps) else {
+            throw ValidationError("--recorded-steps must be between 0 and the \(steps) inner steps, got \(recordedSteps)")
+        }
+        configuration.recordedSteps = recordedSteps
+    }
+}
+
 /// A positive count, checked with a message naming the flag.
 func requirePositive(_ value: Int?, _ flag: String) throws {
     if let value, value <= 0 { throw ValidationError("\(flag) must be a positive number, got \(value)") }

@@ -56,8 +56,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), help: "Write the checkpoint every N outer iterations.")
     var checkpointEvery: Int = 10
 
-    @Option(help: "Meta-gradient memory mode: full-unroll (faster; the cpu preset's default, about 6 GiB) or stepwise (recompute one step at a time; well under 1 GiB; the default of paper and seed).")
-    var memory: MemoryMode?
+    @OptionGroup var memory: MemoryOptions
 
     @Flag(name: .customLong("intermediate-losses"), help: "Add the real-data loss after every inner step to the meta-loss.")
     var intermediateLosses = false
@@ -79,13 +78,14 @@ struct Train: ParsableCommand {
         if evaluateEvery < 0 { throw ValidationError("--eval-every must be ≥ 0, got \(evaluateEvery)") }
         if let innerLearningRate, !(innerLearningRate > 0) { throw ValidationError("--inner-lr must be positive, got \(innerLearningRate)") }
         if let timeLimit, !(timeLimit > 0) { throw ValidationError("--time-limit must be positive, got \(timeLimit)") }
+        _ = try makeConfiguration()
     }
 
     var outputDirectory: URL {
         URL(fileURLWithPath: out ?? "runs/\(preset.rawValue)-\(curriculum.rawValue)")
     }
 
-    func makeConfiguration() -> TrainingConfiguration {
+    func makeConfiguration() throws -> TrainingConfiguration {
         var p = Preset.named(preset)
         if let steps { p.steps = steps }
         if let batch { p.batchSize = batch }
@@ -95,7 +95,7 @@ struct Train: ParsableCommand {
         c.fixedWidths = widths
         if learnerFamily == .searchSpace { c.learnerSpace = LearnerSpace() }
         c.seed = seed
-        if let memory { c.memoryMode = memory }
+        try memory.apply(to: &c)
         c.intermediateLosses = intermediateLosses
         c.dataset = data.dataset.rawValue
         return c
@@ -124,10 +124,10 @@ struct Train: ParsableCommand {
             realData = try data.load()
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try? FileManager.default.removeItem(at: metricsURL)
-            trainer = MetaTrainer(configuration: makeConfiguration(), data: realData)
+            trainer = MetaTrainer(configuration: try makeConfiguration(), data: realData)
         }
         let configuration = trainer.configuration
-        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(configuration.outerIterations) outer iterations, \(configuration.memoryMode.rawValue) meta-gradients → \(directory.path)")
+        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(configuration.outerIterations) outer iterations, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
 
         let start = Date()
         var recentSeconds: [Double] = []

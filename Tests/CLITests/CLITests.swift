@@ -89,6 +89,8 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["train", "--widths", "16,x,3"]), mentioning: ["widths"])
         assertFails(try gtn(["train", "--learner-family", "search-space", "--widths", "8,8,8"]), mentioning: ["--learner-family", "--widths"])
         assertFails(try gtn(["train", "--learner-family", "everything"]), mentioning: ["everything"])
+        assertFails(try gtn(["train", "--preset", "paper", "--recorded-steps", "40"]), mentioning: ["--recorded-steps", "40", "32"])
+        assertFails(try gtn(["bench", "--preset", "cpu", "--recorded-steps", "4"]), mentioning: ["--recorded-steps", "stepwise", "full-unroll"])
         assertFails(try gtn(["eval", "--checkpoint", "/nonexistent/run"]), mentioning: ["/nonexistent/run"])
         assertFails(try gtn(["train", "--data-dir", "/nonexistent/data", "--outer", "1", "--out", try temporaryDirectory().path + "/r"]),
                     mentioning: ["/nonexistent/data"])

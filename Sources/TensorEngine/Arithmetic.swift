@@ -52,6 +52,19 @@ extension Tensor {
 
     public static prefix func - (x: Tensor) -> Tensor { x * -1 }
 
+    /// `self += other` into this tensor's own storage, for a buffer nothing else can see (the
+    /// backward pass's gradient sums); not recorded, like any in-place update.
+    func accumulateInPlace(_ other: Tensor) {
+        precondition(shape == other.shape && dtype == other.dtype && node == nil,
+                     "accumulateInPlace: \(describe(shape)) += \(describe(other.shape))")
+        profiled("add") {
+            switch dtype {
+            case .float32: ElementwiseKernels.addInPlace(storage.pointer(as: Float.self), other.storage.pointer(as: Float.self), count: scalarCount)
+            case .float64: ElementwiseKernels.addInPlace(storage.pointer(as: Double.self), other.storage.pointer(as: Double.self), count: scalarCount)
+            }
+        }
+    }
+
     public static func + (a: Tensor, b: Double) -> Tensor { a + Tensor(b, dtype: a.dtype) }
     public static func - (a: Tensor, b: Double) -> Tensor { a - Tensor(b, dtype: a.dtype) }
     public static func * (a: Tensor, b: Double) -> Tensor { a * Tensor(b, dtype: a.dtype) }

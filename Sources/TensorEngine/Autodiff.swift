@@ -143,6 +143,11 @@ public func gradients(of output: Tensor, wrt inputs: [Tensor], seed: Tensor? = n
 
     var grads: [ObjectIdentifier: Tensor] = [:]
     grads[ObjectIdentifier(root)] = seed ?? Tensor(filling: 1, shape: output.shape, dtype: output.dtype)
+    // Nodes whose gradient is a sum this call allocated. Without a graph to record, later
+    // contributions are added into it in place: no VJP has seen the buffer yet (a node's
+    // contributions all arrive before it is processed), and in the meta-gradient's backward
+    // pass these sums are a large share of the memory traffic (parameter-sized adds per step).
+    var ownedSums = Set<ObjectIdentifier>()
 
     let run = { (body: () throws -> Void) throws in
         if createGraph { try withGradientRecording(body) } else { try withoutGradientRecording(body) }
@@ -163,7 +168,16 @@ public func gradients(of output: Tensor, wrt inputs: [Tensor], seed: Tensor? = n
                     throw TensorError(op: node.op, "internal: gradient of shape \(describe(ig.shape)) for input of shape \(describe(input.shape))")
                 }
                 let key = ObjectIdentifier(inputNode)
-                grads[key] = grads[key].map { $0 + ig } ?? ig
+                guard let existing = grads[key] else {
+                    grads[key] = ig
+                    continue
+                }
+                if ownedSums.contains(key) {
+                    existing.accumulateInPlace(ig)
+                } else {
+                    grads[key] = existing + ig
+                    if !createGraph { ownedSums.insert(key) }
+                }
             }
         }
     }

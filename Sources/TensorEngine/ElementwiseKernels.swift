@@ -42,6 +42,13 @@ enum ElementwiseKernels {
         }
     }
 
+    /// o[i] += x[i].
+    static func addInPlace<T: TensorScalar>(_ o: UnsafeMutablePointer<T>, _ x: UnsafeMutablePointer<T>, count: Int) {
+        Parallel.forRanges(count) { r in
+            for i in r { o[i] += x[i] }
+        }
+    }
+
     /// Elementwise map of one tensor.
     static func map<F: ElementFunction, T: TensorScalar>(_ x: Tensor, _: T.Type, _ f: F) -> Tensor {
         let px = UnsafePointer(x.storage.pointer(as: T.self))

@@ -54,6 +54,33 @@ final class TensorBasicsTests: XCTestCase {
         XCTAssertEqual(g.scalars, [1, 2])
     }
 
+    /// Gradient sums are accumulated in place only in buffers the backward pass allocated: the
+    /// seed, tensors a VJP passes through unchanged (add's), and values the graph saved stay as
+    /// they were, and every use still contributes once.
+    func testInPlaceGradientSumsLeaveSharedTensorsAlone() throws {
+        let seed = Tensor(shape: [3], scalars: [1, 2, 3])
+        let x = Tensor(shape: [3], scalars: [0.5, -1, 2]).requiringGradient()
+        let w = Tensor(shape: [3], scalars: [2, 2, 2]).requiringGradient()
+        // x's first gradient is the seed itself (add passes it through), then x·w adds to it;
+        // y's sum of two products is allocated by the backward pass and may be updated in place.
+        let z = x + x * w
+        let g = try gradients(of: z, wrt: [x, w], seed: seed)
+        XCTAssertEqual(seed.scalars, [1, 2, 3])
+        XCTAssertEqual(g[0].scalars, [3, 6, 9])  // (1 + w) · seed
+        XCTAssertEqual(g[1].scalars, [0.5, -2, 6])  // x · seed
+        let y = x * w + x * w + x * w
+        let gy = try gradients(of: y, wrt: [x, w], seed: seed)
+        XCTAssertEqual(seed.scalars, [1, 2, 3])
+        XCTAssertEqual(x.scalars, [0.5, -1, 2])
+        XCTAssertEqual(w.scalars, [2, 2, 2])
+        XCTAssertEqual(gy[0].scalars, [6, 12, 18])  // 3w · seed
+        XCTAssertEqual(gy[1].scalars, [1.5, -6, 18])  // 3x · seed
+        // Recorded (createGraph) sums are not in place and stay differentiable.
+        let gx = try gradients(of: (x * x * x).sum(), wrt: [x], createGraph: true)[0]
+        let hx = try gradients(of: gx.sum(), wrt: [x])[0]
+        XCTAssertEqual(hx.scalars, [3, -6, 12])  // 6x
+    }
+
     func testGraphIsFreedWhenUnreferenced() throws {
         weak var weakNode: GradNode?
         do {

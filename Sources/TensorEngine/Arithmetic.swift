@@ -59,8 +59,8 @@ extension Tensor {
                      "accumulateInPlace: \(describe(shape)) += \(describe(other.shape))")
         profiled("add") {
             switch dtype {
-            case .float32: ElementwiseKernels.addInPlace(storage.pointer(as: Float.self), other.storage.pointer(as: Float.self), count: scalarCount)
-            case .float64: ElementwiseKernels.addInPlace(storage.pointer(as: Double.self), other.storage.pointer(as: Double.self), count: scalarCount)
+            case .float32: ElementwiseKernels.addInPlace(storage.pointer(as: Float.self), UnsafePointer(other.storage.pointer(as: Float.self)), count: scalarCount)
+            case .float64: ElementwiseKernels.addInPlace(storage.pointer(as: Double.self), UnsafePointer(other.storage.pointer(as: Double.self)), count: scalarCount)
             }
         }
     }

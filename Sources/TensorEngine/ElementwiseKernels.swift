@@ -43,7 +43,7 @@ enum ElementwiseKernels {
     }
 
     /// o[i] += x[i].
-    static func addInPlace<T: TensorScalar>(_ o: UnsafeMutablePointer<T>, _ x: UnsafeMutablePointer<T>, count: Int) {
+    static func addInPlace<T: TensorScalar>(_ o: UnsafeMutablePointer<T>, _ x: UnsafePointer<T>, count: Int) {
         Parallel.forRanges(count) { r in
             for i in r { o[i] += x[i] }
         }

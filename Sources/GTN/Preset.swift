@@ -39,7 +39,8 @@ public struct Preset: Codable, Sendable, Equatable {
     public var defaultMemoryMode: MemoryMode { name == .cpu ? .fullUnroll : .stepwise }
 
     /// Stepwise sweeps keep the graphs of this many last steps: for `paper`, half of them, which
-    /// saves a quarter of the sweep's work and keeps peak memory near half of a full unroll's.
+    /// saves half of the recomputation (2035 instead of 2324 GFLOP per iteration at widths
+    /// 64/128/256) at a bit over half of a full unroll's peak memory (6.2 of 11.3 GiB).
     public var defaultRecordedSteps: Int { name == .paper ? steps / 2 : 0 }
 
     public static func named(_ name: Name) -> Preset {

@@ -73,22 +73,6 @@ public struct TrainingState: Sendable {
     }
 }
 
-/// One outer iteration's record, as written to `metrics.jsonl`.
-public struct IterationMetrics: Codable, Sendable {
-    public var iteration: Int
-    public var metaLoss: Double
-    public var innerLossFirst: Double
-    public var innerLossLast: Double
-    public var gradientNorm: Double
-    public var clipped: Bool
-    public var skipped: Bool
-    public var outerLearningRate: Double
-    /// The sampled learner, as a `LearnerSpec` string.
-    public var learner: String
-    public var seconds: Double
-    public var peakMemoryBytes: Int
-}
-
 public struct TrainingFailure: Error, CustomStringConvertible {
     public let description: String
 }

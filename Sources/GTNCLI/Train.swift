@@ -15,7 +15,7 @@ struct Train: ParsableCommand {
         """)
 
     @Option(help: "Configuration: cpu (default, sized for a laptop), paper or seed.")
-    var preset: Preset.Name = .cpu
+    var preset: Preset.Name?
 
     @Option(help: "Curriculum: full, shuffled-batch, all-shuffled or none.")
     var curriculum: CurriculumKind = .full
@@ -67,7 +67,7 @@ struct Train: ParsableCommand {
     @OptionGroup var data: DataOptions
 
     func validate() throws {
-        if learnerFamily == .searchSpace && (widths != nil || preset == .seed) {
+        if learnerFamily == .searchSpace && (widths != nil || presetName == .seed) {
             throw ValidationError("--learner-family search-space draws whole architectures; it cannot be combined with --widths or the seed preset")
         }
         try requirePositive(outer, "--outer")
@@ -81,12 +81,15 @@ struct Train: ParsableCommand {
         _ = try makeConfiguration()
     }
 
+    /// The preset a new run uses; on resume, `--preset` only checks the checkpoint's.
+    var presetName: Preset.Name { preset ?? .cpu }
+
     var outputDirectory: URL {
-        URL(fileURLWithPath: out ?? "runs/\(preset.rawValue)-\(curriculum.rawValue)")
+        URL(fileURLWithPath: out ?? "runs/\(presetName.rawValue)-\(curriculum.rawValue)")
     }
 
     func makeConfiguration() throws -> TrainingConfiguration {
-        var p = Preset.named(preset)
+        var p = Preset.named(presetName)
         if let steps { p.steps = steps }
         if let batch { p.batchSize = batch }
         if let innerLearningRate { p.initialInnerLearningRate = innerLearningRate }
@@ -101,122 +104,76 @@ struct Train: ParsableCommand {
         return c
     }
 
+    var policy: TrainingRun.Policy {
+        TrainingRun.Policy(evaluateEvery: evaluateEvery, evaluationLearners: evaluationLearners,
+                           checkpointEvery: checkpointEvery, timeLimit: timeLimit)
+    }
+
     func run() throws {
         let directory = outputDirectory
-        let metricsURL = directory.appendingPathComponent("metrics.jsonl")
-        let trainer: MetaTrainer
-        let realData: RealData
+        let run: TrainingRun
         if resume {
-            let (saved, state) = try Checkpoint.load(from: directory)
-            guard saved.preset.name == preset || !CommandLine.arguments.contains("--preset") else {
+            let saved = try TrainingRun.savedConfiguration(in: directory)
+            if let preset, saved.preset.name != preset {
                 throw ValidationError("--resume: the checkpoint in \(directory.path) was trained with preset \(saved.preset.name.rawValue), not \(preset.rawValue)")
             }
-            var configuration = saved
-            if let outer { configuration.outerIterations = outer }
-            realData = try data.load()
-            trainer = MetaTrainer(configuration: configuration, data: realData, state: state)
-            try MetricsLog.truncate(metricsURL, afterIteration: state.iteration)
-            Terminal.line("resuming \(directory.path) at outer iteration \(state.iteration) of \(configuration.outerIterations)")
+            run = try TrainingRun.resume(in: directory, data: try data.load(), policy: policy, outerIterations: outer)
+            Terminal.line("resuming \(directory.path) at outer iteration \(run.state.iteration) of \(run.configuration.outerIterations)")
         } else {
             if Checkpoint.exists(in: directory) {
                 throw ValidationError("\(directory.path) already holds a checkpoint; pass --resume to continue it or choose another --out")
             }
-            realData = try data.load()
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try? FileManager.default.removeItem(at: metricsURL)
-            trainer = MetaTrainer(configuration: try makeConfiguration(), data: realData)
+            let configuration = try makeConfiguration()
+            run = try TrainingRun.start(in: directory, configuration: configuration, data: try data.load(), policy: policy)
         }
-        let configuration = trainer.configuration
+        let configuration = run.configuration
         Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(configuration.outerIterations) outer iterations, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
 
-        let start = Date()
-        var recentSeconds: [Double] = []
-        var lastAccuracy: (iteration: Int, value: Double)?
-        var lastSaved = trainer.state.iteration
-        func evaluate(final: Bool) throws {
-            let evaluator = Evaluator(teacher: trainer.state.teacher, data: realData, configuration: configuration)
-            let result = try evaluator.gtnAccuracy(learners: evaluationLearners) { k in
-                Terminal.status("evaluating: learner \(k)/\(evaluationLearners)")
-            }
-            lastAccuracy = (trainer.state.iteration, result.mean)
-            try MetricsLog.append(EvaluationRecord(iteration: trainer.state.iteration, elapsedSeconds: Date().timeIntervalSince(start),
-                                                   evaluation: result), to: metricsURL)
-            Terminal.line(String(format: "%@ after %d outer iterations: GTN-%d test accuracy %.2f%% ± %.2f (K=%d, %.1f s)",
-                                 final ? "final evaluation" : "evaluation", trainer.state.iteration, result.steps,
-                                 100 * result.mean, 100 * result.standardDeviation, result.learners, result.seconds))
-        }
-        func save() throws {
-            try Checkpoint.save(trainer.state, configuration: configuration, to: directory)
-            lastSaved = trainer.state.iteration
-        }
+        var progress = TrainingProgress(outerIterations: configuration.outerIterations)
+        try run.run { event in progress.report(event) }
+        Terminal.line("meta-gradient clipped \(run.state.clippedCount) times, skipped \(run.state.skippedCount) times; checkpoint: \(run.checkpointURL.path)")
+    }
+}
 
-        while !trainer.isFinished {
-            let metrics = try trainer.step()
-            try MetricsLog.append(metrics, to: metricsURL)
+/// Prints a run's events: a status line per outer iteration (a permanent line every 10 on a
+/// terminal, every one in a log), and a line per evaluation and early stop.
+struct TrainingProgress {
+    let outerIterations: Int
+    private var recentSeconds: [Double] = []
+    private var lastAccuracy: (iteration: Int, value: Double)?
+    private let start = Date()
+
+    init(outerIterations: Int) { self.outerIterations = outerIterations }
+
+    mutating func report(_ event: TrainingRun.Event) {
+        switch event {
+        case .iterationFinished(let metrics):
             recentSeconds.append(metrics.seconds)
             if recentSeconds.count > 10 { recentSeconds.removeFirst() }
             let perIteration = recentSeconds.reduce(0, +) / Double(recentSeconds.count)
-            let left = Double(configuration.outerIterations - trainer.state.iteration) * perIteration
+            let left = Double(outerIterations - metrics.iteration) * perIteration
             var status = String(format: "outer %d/%d | meta-loss %.4f | grad-norm %.3g%@ | %.2f s/iter | ETA %@",
-                                trainer.state.iteration, configuration.outerIterations, metrics.metaLoss, metrics.gradientNorm,
+                                metrics.iteration, outerIterations, metrics.metaLoss, metrics.gradientNorm,
                                 metrics.skipped ? " (skipped)" : (metrics.clipped ? " (clipped)" : ""), perIteration,
                                 Terminal.duration(left))
             if let lastAccuracy { status += String(format: " | acc %.2f%% @%d", 100 * lastAccuracy.value, lastAccuracy.iteration) }
-            if !Terminal.isInteractive || trainer.state.iteration % 10 == 0 { Terminal.line(status) } else { Terminal.status(status) }
-            let outOfTime = timeLimit.map { Date().timeIntervalSince(start) >= $0 } ?? false
-            if trainer.state.iteration % checkpointEvery == 0 || trainer.isFinished || outOfTime { try save() }
-            if evaluateEvery > 0, trainer.state.iteration % evaluateEvery == 0, !trainer.isFinished { try evaluate(final: false) }
-            if outOfTime {
-                Terminal.line("time limit reached after \(Terminal.duration(Date().timeIntervalSince(start)))")
-                break
+            if !Terminal.isInteractive || metrics.iteration % 10 == 0 { Terminal.line(status) } else { Terminal.status(status) }
+        case .evaluationProgress(let finished, let total):
+            Terminal.status("evaluating: learner \(finished)/\(total)")
+        case .evaluationFinished(let record, let evaluation, let final):
+            lastAccuracy = (record.iteration, record.gtnAccuracyMean)
+            Terminal.line(String(format: "%@ after %d outer iterations: GTN-%d test accuracy %.2f%% ± %.2f (K=%d, %.1f s)",
+                                 final ? "final evaluation" : "evaluation", record.iteration, record.steps,
+                                 100 * record.gtnAccuracyMean, 100 * record.gtnAccuracyStd, evaluation.learners,
+                                 evaluation.seconds))
+        case .checkpointWritten:
+            break
+        case .stopped(let reason, let elapsed):
+            switch reason {
+            case .timeLimit: Terminal.line("time limit reached after \(Terminal.duration(elapsed))")
+            case .requested: Terminal.line("stopped on request after \(Terminal.duration(elapsed))")
             }
         }
-        if lastSaved != trainer.state.iteration { try save() }
-        if lastAccuracy?.iteration != trainer.state.iteration { try evaluate(final: true) }
-        Terminal.line("meta-gradient clipped \(trainer.state.clippedCount) times, skipped \(trainer.state.skippedCount) times; checkpoint: \(Checkpoint.url(in: directory).path)")
-    }
-}
-
-/// An evaluation row of metrics.jsonl.
-struct EvaluationRecord: Codable {
-    var type = "evaluation"
-    var iteration: Int
-    var elapsedSeconds: Double
-    var gtnAccuracyMean: Double
-    var gtnAccuracyStd: Double
-    var accuracies: [Double]
-    var steps: Int
-
-    init(iteration: Int, elapsedSeconds: Double, evaluation: GTNEvaluation) {
-        self.iteration = iteration
-        self.elapsedSeconds = elapsedSeconds
-        gtnAccuracyMean = evaluation.mean
-        gtnAccuracyStd = evaluation.standardDeviation
-        accuracies = evaluation.accuracies
-        self.steps = evaluation.steps
-    }
-}
-
-/// metrics.jsonl: one JSON object per line, snake_case keys.
-enum MetricsLog {
-    static func append(_ value: some Encodable, to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try AtomicFile.append(line: String(decoding: try encoder.encode(value), as: UTF8.self), to: url)
-    }
-
-    /// Drops rows written after the checkpoint a resumed run restarts from.
-    static func truncate(_ url: URL, afterIteration iteration: Int) throws {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
-        let kept = text.split(separator: "\n").filter { line in
-            guard let data = line.data(using: .utf8),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let i = object["iteration"] as? Int else { return true }
-            return i <= iteration
-        }
-        try AtomicFile.write(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: url)
     }
 }
 

@@ -1,0 +1,64 @@
+import Foundation
+
+/// One outer iteration's record, as written to `metrics.jsonl`.
+public struct IterationMetrics: Codable, Sendable {
+    public var iteration: Int
+    public var metaLoss: Double
+    public var innerLossFirst: Double
+    public var innerLossLast: Double
+    public var gradientNorm: Double
+    public var clipped: Bool
+    public var skipped: Bool
+    public var outerLearningRate: Double
+    /// The sampled learner, as a `LearnerSpec` string.
+    public var learner: String
+    public var seconds: Double
+    public var peakMemoryBytes: Int
+}
+
+/// An evaluation's record, as written to `metrics.jsonl`.
+public struct EvaluationRecord: Codable, Sendable {
+    public var type = "evaluation"
+    public var iteration: Int
+    /// Seconds since the training process started (or resumed).
+    public var elapsedSeconds: Double
+    public var gtnAccuracyMean: Double
+    public var gtnAccuracyStd: Double
+    public var accuracies: [Double]
+    public var steps: Int
+
+    public init(iteration: Int, elapsedSeconds: Double, evaluation: GTNEvaluation) {
+        self.iteration = iteration
+        self.elapsedSeconds = elapsedSeconds
+        gtnAccuracyMean = evaluation.mean
+        gtnAccuracyStd = evaluation.standardDeviation
+        accuracies = evaluation.accuracies
+        steps = evaluation.steps
+    }
+}
+
+/// `metrics.jsonl`: one JSON object per line with snake_case keys, so that pandas, jq and
+/// TensorBoard importers read it as it is.
+public enum MetricsLog {
+    public static let fileName = "metrics.jsonl"
+
+    public static func append(_ value: some Encodable, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try AtomicFile.append(line: String(decoding: try encoder.encode(value), as: UTF8.self), to: url)
+    }
+
+    /// Drops rows written after the checkpoint a resumed run restarts from.
+    public static func truncate(_ url: URL, afterIteration iteration: Int) throws {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let data = line.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let i = object["iteration"] as? Int else { return true }
+            return i <= iteration
+        }
+        try AtomicFile.write(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: url)
+    }
+}

@@ -7,7 +7,7 @@ import TensorEngine
 /// Accuracy of a trained learner on a labelled set, scored with the rule of reference §2.
 public func accuracy(of learner: Learner, _ trained: TrainedLearner, on set: LabeledImages, batchSize: Int = 1000) -> Double {
     withoutGradientRecording {
-        let statistics: BatchStatistics = learner.architecture == .weightNormalized ? .recorded(trained.scoringMeans) : .batch
+        let statistics = learner.scoringStatistics(trained.scoringMeans)
         var correct = 0.0
         var start = 0
         while start < set.count {
@@ -55,29 +55,25 @@ public struct RealBaseline: Codable, Sendable {
 public struct Evaluator {
     public let teacher: Teacher
     public let data: RealData
-    /// Learner widths are drawn from these ranges (the preset's by default)...
-    public var widthRanges: WidthRanges
-    /// ...or whole architectures from this space, when set.
-    public var learnerSpace: LearnerSpace?
+    /// Where the evaluation's learners come from (the preset's width ranges by default).
+    public var distribution: LearnerDistribution
 
-    public init(teacher: Teacher, data: RealData, widthRanges: WidthRanges? = nil, learnerSpace: LearnerSpace? = nil) {
+    public init(teacher: Teacher, data: RealData, learners: LearnerDistribution? = nil) {
         self.teacher = teacher
         self.data = data
-        self.widthRanges = widthRanges ?? teacher.preset.widthRanges
-        self.learnerSpace = learnerSpace
+        distribution = learners ?? .widths(teacher.preset.widthRanges)
     }
 
     /// The evaluator a training run's configuration implies.
     public init(teacher: Teacher, data: RealData, configuration: TrainingConfiguration) {
-        self.init(teacher: teacher, data: data, widthRanges: configuration.widthRanges, learnerSpace: configuration.learnerSpace)
+        self.init(teacher: teacher, data: data, learners: configuration.learners)
     }
 
     /// The K learners of an evaluation: the same for a given seed, so evaluations compare.
     func learners(_ count: Int, seed: UInt64) -> [(Learner, Parameters)] {
         var rng = SeededGenerator(seed: seed)
         return (0..<count).map { _ in
-            let spec = learnerSpace?.sample(using: &rng) ?? LearnerSpec(widths: widthRanges.sample(using: &rng))
-            let learner = Learner(architecture: teacher.preset.learner, spec: spec)
+            let learner = Learner(architecture: teacher.preset.learner, spec: distribution.sample(using: &rng))
             return (learner, learner.initialParameters(using: &rng))
         }
     }

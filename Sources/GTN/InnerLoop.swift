@@ -100,8 +100,7 @@ extension Teacher {
 /// The real-data loss a trained learner is scored with: cross-entropy on a real batch, with the
 /// mean-only batch norms using `means` (those of the last synthetic batch).
 func realLoss(_ learner: Learner, _ θ: Parameters, means: [Tensor], images: Tensor, labels: [Int]) -> Tensor {
-    let statistics: BatchStatistics = learner.architecture == .weightNormalized ? .recorded(means) : .batch
-    return crossEntropy(logits: learner(images, θ, statistics: statistics).logits, labels: labels)
+    crossEntropy(logits: learner(images, θ, statistics: learner.scoringStatistics(means)).logits, labels: labels)
 }
 
 /// A meta-gradient and what it was computed from.

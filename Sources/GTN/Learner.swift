@@ -55,45 +55,31 @@ public struct LearnerSpec: Codable, Sendable, Hashable, CustomStringConvertible 
     public var finalSide: Int { blocks.reduce(28) { side, _ in side / 2 } }
 }
 
-/// A distribution over learner architectures for meta-training, so that the teacher learns to
-/// teach the architectures a search will ask it to rank, not only the preset's two-block family.
-/// The default matches `gtn nas`'s search space.
-public struct LearnerSpace: Codable, Sendable, Equatable {
-    public var depths: ClosedRange<Int>
-    public var kernels: [Int]
-    public var widths: ClosedRange<Int>
-    public var fcWidths: ClosedRange<Int>
-
-    public init(depths: ClosedRange<Int> = 2...4, kernels: [Int] = [3, 5], widths: ClosedRange<Int> = 8...48,
-                fcWidths: ClosedRange<Int> = 32...256) {
-        precondition(depths.lowerBound >= 1 && depths.upperBound <= 4, "LearnerSpace: depths must lie in 1...4 for 28×28 inputs")
-        precondition(!kernels.isEmpty && kernels.allSatisfy { $0 > 0 && $0 % 2 == 1 }, "LearnerSpace: kernels must be odd")
-        precondition(widths.lowerBound > 0 && fcWidths.lowerBound > 0, "LearnerSpace: widths must be positive")
-        self.depths = depths
-        self.kernels = kernels
-        self.widths = widths
-        self.fcWidths = fcWidths
-    }
-
-    public func sample(using rng: inout SeededGenerator) -> LearnerSpec {
-        let depth = depths.lowerBound + rng.nextIndex(below: depths.count)
-        let blocks = (0..<depth).map { _ in
-            LearnerSpec.ConvBlock(kernel: kernels[rng.nextIndex(below: kernels.count)],
-                                  width: widths.lowerBound + rng.nextIndex(below: widths.count))
-        }
-        return LearnerSpec(blocks: blocks, fc: fcWidths.lowerBound + rng.nextIndex(below: fcWidths.count))
-    }
+/// A family of learners: how a `LearnerSpec` becomes parameters and logits. A new family is one
+/// new conforming type (and a case of `Preset.LearnerArchitecture`, which names it in checkpoints).
+public protocol LearnerFamily: Sendable {
+    /// Why `spec` does not belong to this family, or nil when it does.
+    func problem(with spec: LearnerSpec) -> String?
+    /// Fresh parameters for `spec`.
+    func initialParameters(_ spec: LearnerSpec, using rng: inout SeededGenerator) -> Parameters
+    /// Logits [N, 10] for images [N, 1, 28, 28], and the batch means its normalizations used.
+    func callAsFunction(_ spec: LearnerSpec, _ x: Tensor, _ p: Parameters,
+                        statistics: BatchStatistics) -> (logits: Tensor, means: [Tensor])
+    /// Whether a trained learner is scored with the means of its last synthetic batch
+    /// (reference §2) rather than with the scored batch's own statistics.
+    var scoresWithRecordedMeans: Bool { get }
 }
 
-/// A learner of the preset's family: a function of explicit parameters, so that "the learner
-/// after step t" is just another `Parameters` value.
+/// A learner: a family and an architecture in it, as a function of explicit parameters, so that
+/// "the learner after step t" is just another `Parameters` value.
 public struct Learner: Sendable {
     public let architecture: Preset.LearnerArchitecture
     public let spec: LearnerSpec
+    public let family: any LearnerFamily
 
     public init(architecture: Preset.LearnerArchitecture, spec: LearnerSpec) {
-        precondition(!spec.blocks.isEmpty && spec.finalSide >= 1, "Learner: \(spec.blocks.count) conv blocks do not fit a 28×28 input")
-        precondition(architecture == .weightNormalized || spec.blocks.count == 2, "Learner: the seed family has exactly two conv blocks")
+        family = architecture.family
+        if let problem = family.problem(with: spec) { preconditionFailure("Learner \(spec): \(problem)") }
         self.architecture = architecture
         self.spec = spec
     }
@@ -102,68 +88,123 @@ public struct Learner: Sendable {
         self.init(architecture: architecture, spec: LearnerSpec(widths: widths))
     }
 
-    private var convs: [Conv2dLayer] {
+    /// Fresh parameters: Kaiming-normal weights (LeakyReLU slope 0.1), unit gains, zero biases.
+    public func initialParameters(using rng: inout SeededGenerator) -> Parameters {
+        family.initialParameters(spec, using: &rng)
+    }
+
+    /// Logits [N, 10] for images [N, 1, 28, 28], and the batch means the normalizations used.
+    public func callAsFunction(_ x: Tensor, _ p: Parameters, statistics: BatchStatistics = .batch) -> (logits: Tensor, means: [Tensor]) {
+        family(spec, x, p, statistics: statistics)
+    }
+
+    /// The statistics a trained learner is scored with, given its last synthetic batch's means.
+    public func scoringStatistics(_ means: [Tensor]) -> BatchStatistics {
+        family.scoresWithRecordedMeans ? .recorded(means) : .batch
+    }
+}
+
+/// The paper's learners: same-padded weight-normalized conv blocks (conv, 2×2 max pool, mean-only
+/// batch norm, leaky ReLU), a weight-normalized hidden FC layer with mean-only batch norm, and a
+/// weight-normalized output layer. Any number of blocks that fits a 28×28 input.
+public struct WeightNormalizedLearners: LearnerFamily {
+    public init() {}
+
+    public func problem(with spec: LearnerSpec) -> String? {
+        spec.blocks.isEmpty || spec.finalSide < 1 ? "\(spec.blocks.count) conv blocks do not fit a 28×28 input" : nil
+    }
+
+    private func convs(_ spec: LearnerSpec) -> [Conv2dLayer] {
         var inChannels = 1
         return spec.blocks.enumerated().map { i, block in
             defer { inChannels = block.width }
-            return architecture == .weightNormalized
-                ? Conv2dLayer("conv\(i + 1)", inChannels, block.width, kernel: block.kernel, padding: block.kernel / 2, bias: false)
-                : Conv2dLayer("conv\(i + 1)", inChannels, block.width, kernel: block.kernel, padding: 0, weightNormalized: false)
+            return Conv2dLayer("conv\(i + 1)", inChannels, block.width, kernel: block.kernel, padding: block.kernel / 2, bias: false)
         }
     }
-    private var lastWidth: Int { spec.blocks[spec.blocks.count - 1].width }
-    private var fc1: LinearLayer { LinearLayer("fc1", lastWidth * spec.finalSide * spec.finalSide, spec.fc, bias: false) }
-    private var fc2: LinearLayer { LinearLayer("fc2", spec.fc, 10) }
-    private var seedFC: LinearLayer { LinearLayer("fc", lastWidth * 25, 10, weightNormalized: false) }
 
-    /// Fresh parameters: Kaiming-normal weights (LeakyReLU slope 0.1), unit gains, zero biases.
-    public func initialParameters(using rng: inout SeededGenerator) -> Parameters {
+    private func fc1(_ spec: LearnerSpec) -> LinearLayer {
+        LinearLayer("fc1", spec.blocks[spec.blocks.count - 1].width * spec.finalSide * spec.finalSide, spec.fc, bias: false)
+    }
+
+    private func fc2(_ spec: LearnerSpec) -> LinearLayer { LinearLayer("fc2", spec.fc, 10) }
+
+    public func initialParameters(_ spec: LearnerSpec, using rng: inout SeededGenerator) -> Parameters {
         var p = Parameters()
-        switch architecture {
-        case .weightNormalized:
-            for (i, conv) in convs.enumerated() {
-                conv.initialize(into: &p, using: &rng)
-                p.append("bn\(i + 1).b", Tensor.zeros([conv.outChannels]))
-            }
-            fc1.initialize(into: &p, using: &rng)
-            p.append("bn\(convs.count + 1).b", Tensor.zeros([spec.fc]))
-            fc2.initialize(into: &p, using: &rng)
-        case .seed:
-            for (i, conv) in convs.enumerated() {
-                conv.initialize(into: &p, using: &rng)
-                BatchNormLayer("bn\(i + 1)", conv.outChannels).initialize(into: &p)
-            }
-            seedFC.initialize(into: &p, using: &rng)
-            BatchNormLayer("bn3", 10).initialize(into: &p)
+        let convs = convs(spec)
+        for (i, conv) in convs.enumerated() {
+            conv.initialize(into: &p, using: &rng)
+            p.append("bn\(i + 1).b", Tensor.zeros([conv.outChannels]))
         }
+        fc1(spec).initialize(into: &p, using: &rng)
+        p.append("bn\(convs.count + 1).b", Tensor.zeros([spec.fc]))
+        fc2(spec).initialize(into: &p, using: &rng)
         return p
     }
 
-    /// Logits [N, 10] for images [N, 1, 28, 28], and the batch means the mean-only batch norms
-    /// used (empty for the seed family, which always normalizes with the scored batch's statistics).
-    public func callAsFunction(_ x: Tensor, _ p: Parameters, statistics: BatchStatistics = .batch) -> (logits: Tensor, means: [Tensor]) {
-        switch architecture {
-        case .weightNormalized:
-            var means: [Tensor] = []
-            func normalize(_ h: Tensor, _ index: Int) -> Tensor {
-                let mean: Tensor
-                switch statistics {
-                case .batch: mean = batchMean(h)
-                case .recorded(let recorded): mean = recorded[index]
-                }
-                means.append(mean)
-                return leakyReLU(meanOnlyBatchNorm(h, bias: p["bn\(index + 1).b"], mean: mean))
+    public func callAsFunction(_ spec: LearnerSpec, _ x: Tensor, _ p: Parameters,
+                               statistics: BatchStatistics) -> (logits: Tensor, means: [Tensor]) {
+        var means: [Tensor] = []
+        func normalize(_ h: Tensor, _ index: Int) -> Tensor {
+            let mean: Tensor
+            switch statistics {
+            case .batch: mean = batchMean(h)
+            case .recorded(let recorded): mean = recorded[index]
             }
-            var h = x
-            for (i, conv) in convs.enumerated() { h = normalize(maxPool2d(conv(h, p)), i) }
-            h = normalize(fc1(h.flattened(), p), convs.count)
-            return (fc2(h, p), means)
-        case .seed:
-            var h = x
-            for (i, conv) in convs.enumerated() {
-                h = maxPool2d(BatchNormLayer("bn\(i + 1)", conv.outChannels)(leakyReLU(conv(h, p)), p))
-            }
-            return (BatchNormLayer("bn3", 10)(seedFC(h.flattened(), p), p), [])
+            means.append(mean)
+            return leakyReLU(meanOnlyBatchNorm(h, bias: p["bn\(index + 1).b"], mean: mean))
+        }
+        let convs = convs(spec)
+        var h = x
+        for (i, conv) in convs.enumerated() { h = normalize(maxPool2d(conv(h, p)), i) }
+        h = normalize(fc1(spec)(h.flattened(), p), convs.count)
+        return (fc2(spec)(h, p), means)
+    }
+
+    public var scoresWithRecordedMeans: Bool { true }
+}
+
+/// The seed README's learners: two valid 3×3 convs (conv, leaky ReLU, batch norm, 2×2 max pool)
+/// and one FC layer with batch norm, all plain weights; always normalized with the batch's own
+/// statistics.
+public struct SeedPresetLearners: LearnerFamily {
+    public init() {}
+
+    public func problem(with spec: LearnerSpec) -> String? {
+        spec.blocks.count == 2 && spec.blocks.allSatisfy({ $0.kernel == 3 }) ? nil
+            : "the seed family has exactly two 3×3 conv blocks"
+    }
+
+    private func convs(_ spec: LearnerSpec) -> [Conv2dLayer] {
+        var inChannels = 1
+        return spec.blocks.enumerated().map { i, block in
+            defer { inChannels = block.width }
+            return Conv2dLayer("conv\(i + 1)", inChannels, block.width, kernel: block.kernel, padding: 0, weightNormalized: false)
         }
     }
+
+    private func fc(_ spec: LearnerSpec) -> LinearLayer {
+        LinearLayer("fc", spec.blocks[spec.blocks.count - 1].width * 25, 10, weightNormalized: false)
+    }
+
+    public func initialParameters(_ spec: LearnerSpec, using rng: inout SeededGenerator) -> Parameters {
+        var p = Parameters()
+        for (i, conv) in convs(spec).enumerated() {
+            conv.initialize(into: &p, using: &rng)
+            BatchNormLayer("bn\(i + 1)", conv.outChannels).initialize(into: &p)
+        }
+        fc(spec).initialize(into: &p, using: &rng)
+        BatchNormLayer("bn3", 10).initialize(into: &p)
+        return p
+    }
+
+    public func callAsFunction(_ spec: LearnerSpec, _ x: Tensor, _ p: Parameters,
+                               statistics: BatchStatistics) -> (logits: Tensor, means: [Tensor]) {
+        var h = x
+        for (i, conv) in convs(spec).enumerated() {
+            h = maxPool2d(BatchNormLayer("bn\(i + 1)", conv.outChannels)(leakyReLU(conv(h, p)), p))
+        }
+        return (BatchNormLayer("bn3", 10)(fc(spec)(h.flattened(), p), p), [])
+    }
+
+    public var scoresWithRecordedMeans: Bool { false }
 }

@@ -24,15 +24,15 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public init(preset: Preset, outerIterations: Int? = nil) {
         self.preset = preset
         self.outerIterations = outerIterations ?? preset.outerIterations
-        memoryMode = preset.defaultMemoryMode
+        memoryMode = preset.memoryMode
     }
 
     /// Draw learners from this space instead of the preset's family (`--learner-family search-space`).
-    public var learnerSpace: LearnerSpace?
+    public var learnerSpace: ArchitectureSpace?
 
     /// The last inner steps whose forward graph the meta-gradient keeps (all of them in a full unroll).
     public var effectiveRecordedSteps: Int {
-        memoryMode == .fullUnroll ? preset.steps : Swift.min(recordedSteps ?? preset.defaultRecordedSteps, preset.steps)
+        memoryMode == .fullUnroll ? preset.steps : Swift.min(recordedSteps ?? preset.recordedSteps, preset.steps)
     }
 
     /// How the meta-gradient is computed, for logs: "full-unroll" or "stepwise (16 of 32 steps recorded)".
@@ -43,11 +43,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
     public var widthRanges: WidthRanges { fixedWidths.map(WidthRanges.fixed) ?? preset.widthRanges }
 
-    /// A fresh learner's architecture: from the learner space when set, else the preset's family
-    /// with random (or fixed) widths.
-    public func sampleLearnerSpec(using rng: inout SeededGenerator) -> LearnerSpec {
-        learnerSpace?.sample(using: &rng) ?? LearnerSpec(widths: widthRanges.sample(using: &rng))
-    }
+    /// Where fresh learners come from: the learner space when set, else the preset's family with
+    /// random (or fixed) widths.
+    public var learners: LearnerDistribution { learnerSpace.map(LearnerDistribution.space) ?? .widths(widthRanges) }
 }
 
 /// Everything that changes during meta-training; a checkpoint stores exactly this.
@@ -109,7 +107,7 @@ public final class MetaTrainer {
         BufferPool.shared.resetPeak()
         var rng = state.rng
         let preset = configuration.preset
-        let learner = Learner(architecture: preset.learner, spec: configuration.sampleLearnerSpec(using: &rng))
+        let learner = Learner(architecture: preset.learner, spec: configuration.learners.sample(using: &rng))
         let initial = learner.initialParameters(using: &rng)
         let plan = state.teacher.plan(using: &rng)
         let real = data.train.randomBatch(size: preset.batchSize, using: &rng)
@@ -118,7 +116,9 @@ public final class MetaTrainer {
                                                     mode: configuration.memoryMode,
                                                     recordedSteps: configuration.effectiveRecordedSteps,
                                                     intermediateLosses: configuration.intermediateLosses)
-        let lr = cosineLearningRate(initial: preset.outerLearningRate, step: state.iteration, total: configuration.outerIterations)
+        let total = configuration.outerIterations
+        let lr = cosineDecay(from: preset.outerLearningRate, progress: total <= 1 ? 0 : Double(state.iteration) / Double(total - 1),
+                             finalFraction: 0.1)
         let (clippedGradients, norm) = clippedByGlobalNorm(result.gradients, maxNorm: configuration.clipNorm)
         let finite = result.metaLoss.isFinite && norm.isFinite
         state.rng = rng

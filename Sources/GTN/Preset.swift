@@ -13,11 +13,19 @@ public struct Preset: Codable, Sendable, Equatable {
         case seed
     }
 
+    /// Names a `LearnerFamily` in presets and checkpoints.
     public enum LearnerArchitecture: String, Codable, Sendable {
-        /// Weight-normed convs and FCs with mean-only batch norm.
+        /// Weight-normed convs and FCs with mean-only batch norm (`WeightNormalizedLearners`).
         case weightNormalized
-        /// The seed's learner: valid convs, full batch norm, one FC layer.
+        /// The seed's learner: valid convs, full batch norm, one FC layer (`SeedPresetLearners`).
         case seed
+
+        public var family: any LearnerFamily {
+            switch self {
+            case .weightNormalized: WeightNormalizedLearners()
+            case .seed: SeedPresetLearners()
+            }
+        }
     }
 
     public var name: Name
@@ -33,15 +41,15 @@ public struct Preset: Codable, Sendable, Equatable {
     public var initialInnerMomentum: Double
     public var outerLearningRate: Double
     public var outerIterations: Int
+    /// How meta-gradients are computed unless a run says otherwise. Full unroll is faster (no
+    /// recomputation); the larger presets need stepwise recomputation to stay within a few GiB.
+    public var memoryMode: MemoryMode
+    /// With stepwise meta-gradients: the fraction of the inner steps, the last ones, that keep
+    /// their forward graph instead of being rebuilt (rounded down to whole steps).
+    public var recordedStepsFraction: Double
 
-    /// Full unroll is faster (no recomputation); the larger presets need stepwise recomputation
-    /// to stay within a few GiB.
-    public var defaultMemoryMode: MemoryMode { name == .cpu ? .fullUnroll : .stepwise }
-
-    /// Stepwise sweeps keep the graphs of this many last steps: for `paper`, half of them, which
-    /// saves half of the recomputation (2035 instead of 2324 GFLOP per iteration at widths
-    /// 64/128/256) at a bit over half of a full unroll's peak memory (6.2 of 11.3 GiB).
-    public var defaultRecordedSteps: Int { name == .paper ? steps / 2 : 0 }
+    /// `recordedStepsFraction` in whole steps.
+    public var recordedSteps: Int { Int(recordedStepsFraction * Double(steps)) }
 
     public static func named(_ name: Name) -> Preset {
         switch name {
@@ -51,7 +59,11 @@ public struct Preset: Codable, Sendable, Equatable {
                           widthRanges: WidthRanges(conv1: 32..<128, conv2: 64..<256, fc: 64..<256),
                           steps: 32, batchSize: 128, perStepOptimizer: true,
                           initialInnerLearningRate: 0.02, initialInnerMomentum: 0.5,
-                          outerLearningRate: 0.02, outerIterations: 2000)
+                          outerLearningRate: 0.02, outerIterations: 2000,
+                          // Half of the steps recorded saves half of the recomputation (2035
+                          // instead of 2324 GFLOP per iteration at widths 64/128/256) at a bit
+                          // over half of a full unroll's peak memory (6.2 of 11.3 GiB).
+                          memoryMode: .stepwise, recordedStepsFraction: 0.5)
         case .cpu:
             // Sized for two cores. The initial inner learning rate is the project's tuning: 0.2
             // instead of the paper's 0.02 reaches 90% in far fewer outer iterations (the PyTorch
@@ -61,14 +73,43 @@ public struct Preset: Codable, Sendable, Equatable {
                           widthRanges: WidthRanges(conv1: 16..<33, conv2: 32..<65, fc: 64..<129),
                           steps: 32, batchSize: 128, perStepOptimizer: true,
                           initialInnerLearningRate: 0.2, initialInnerMomentum: 0.5,
-                          outerLearningRate: 0.02, outerIterations: 200)
+                          outerLearningRate: 0.02, outerIterations: 200,
+                          memoryMode: .fullUnroll, recordedStepsFraction: 1)
         case .seed:
             return Preset(name: .seed, noiseSize: 64, generator: .seed, learner: .seed,
                           widthRanges: WidthRanges(conv1: 32..<64, conv2: 64..<128, fc: 1..<2),
                           steps: 32, batchSize: 128, perStepOptimizer: false,
                           initialInnerLearningRate: 0.02, initialInnerMomentum: 0.5,
-                          outerLearningRate: 0.01, outerIterations: 50)
+                          outerLearningRate: 0.01, outerIterations: 50,
+                          memoryMode: .stepwise, recordedStepsFraction: 0)
         }
+    }
+}
+
+extension Preset {
+    private enum CodingKeys: String, CodingKey {
+        case name, noiseSize, generator, learner, widthRanges, steps, batchSize, perStepOptimizer
+        case initialInnerLearningRate, initialInnerMomentum, outerLearningRate, outerIterations, memoryMode, recordedStepsFraction
+    }
+
+    /// Checkpoints written before the memory settings were stored fields get the values their
+    /// preset had then.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(Name.self, forKey: .name)
+        noiseSize = try c.decode(Int.self, forKey: .noiseSize)
+        generator = try c.decode(GeneratorArchitecture.self, forKey: .generator)
+        learner = try c.decode(LearnerArchitecture.self, forKey: .learner)
+        widthRanges = try c.decode(WidthRanges.self, forKey: .widthRanges)
+        steps = try c.decode(Int.self, forKey: .steps)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        perStepOptimizer = try c.decode(Bool.self, forKey: .perStepOptimizer)
+        initialInnerLearningRate = try c.decode(Double.self, forKey: .initialInnerLearningRate)
+        initialInnerMomentum = try c.decode(Double.self, forKey: .initialInnerMomentum)
+        outerLearningRate = try c.decode(Double.self, forKey: .outerLearningRate)
+        outerIterations = try c.decode(Int.self, forKey: .outerIterations)
+        memoryMode = try c.decodeIfPresent(MemoryMode.self, forKey: .memoryMode) ?? (name == .cpu ? .fullUnroll : .stepwise)
+        recordedStepsFraction = try c.decodeIfPresent(Double.self, forKey: .recordedStepsFraction) ?? (name == .paper ? 0.5 : 0)
     }
 }
 

@@ -96,7 +96,7 @@ struct Train: ParsableCommand {
         var c = TrainingConfiguration(preset: p, outerIterations: outer)
         c.curriculum = curriculum
         c.fixedWidths = widths
-        if learnerFamily == .searchSpace { c.learnerSpace = LearnerSpace() }
+        if learnerFamily == .searchSpace { c.learnerSpace = ArchitectureSpace.standard.everyWidthInRange }
         c.seed = seed
         try memory.apply(to: &c)
         c.intermediateLosses = intermediateLosses

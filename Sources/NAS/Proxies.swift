@@ -69,7 +69,7 @@ public struct RealTrainer: Sendable {
         let trained = try trainLearner(learner, from: initial, steps: steps,
                                        batch: { _ in data.train.batch(sampler.next()) },
                                        learningRate: { t in
-                                           schedule == .constant ? peak : 0.5 * peak * (1 + cos(Double.pi * Double(t) / Double(steps)))
+                                           schedule == .constant ? peak : cosineDecay(from: peak, progress: Double(t) / Double(steps))
                                        },
                                        momentum: { _ in momentum })
         let value = accuracy(of: learner, trained, on: set ?? data.validation)

@@ -9,7 +9,7 @@ public struct NASConfiguration: Codable, Sendable, Equatable {
     public var strategy: SearchStrategy = .random
     public var candidates = 30
     public var seed: UInt64 = 0
-    public var space: SearchSpace = .standard
+    public var space: ArchitectureSpace = .standard
     /// `nil`: `EvolutionSettings.automatic(candidates:)`.
     public var evolution: EvolutionSettings?
     public var training = RealTrainingSettings()

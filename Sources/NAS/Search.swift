@@ -42,13 +42,13 @@ public struct SearchRecord: Sendable, Equatable {
 
 public enum Search {
     /// `count` distinct random candidates for `seed`: the same list in every process.
-    public static func randomCandidates(_ space: SearchSpace, count: Int, seed: UInt64) -> [LearnerSpec] {
+    public static func randomCandidates(_ space: ArchitectureSpace, count: Int, seed: UInt64) -> [LearnerSpec] {
         var rng = SeededGenerator(seed: seed ^ 0x5EA2_C4)
         return space.sampleDistinct(count, using: &rng)
     }
 
     /// Random search: the random candidates, each scored by `fitness`.
-    public static func random(_ space: SearchSpace, count: Int, seed: UInt64, workers: Int,
+    public static func random(_ space: ArchitectureSpace, count: Int, seed: UInt64, workers: Int,
                               fitness: @escaping @Sendable (LearnerSpec) throws -> Double,
                               progress: (@Sendable (Int, SearchRecord) -> Void)? = nil) throws -> [SearchRecord] {
         let specs = randomCandidates(space, count: count, seed: seed)
@@ -61,7 +61,7 @@ public enum Search {
     /// Aging evolution until `count` distinct candidates have been evaluated (higher fitness is
     /// better). Deterministic for a seed whatever `workers` is: all random choices are made on this
     /// thread, and only the fitness evaluations run in parallel.
-    public static func agingEvolution(_ space: SearchSpace, count: Int, settings: EvolutionSettings, seed: UInt64, workers: Int,
+    public static func agingEvolution(_ space: ArchitectureSpace, count: Int, settings: EvolutionSettings, seed: UInt64, workers: Int,
                                       fitness: @escaping @Sendable (LearnerSpec) throws -> Double,
                                       progress: (@Sendable (Int, SearchRecord) -> Void)? = nil) throws -> [SearchRecord] {
         precondition(settings.population >= 1 && settings.sampleSize >= 1 && settings.childrenPerRound >= 1,
@@ -107,7 +107,7 @@ public enum Search {
 
     /// A mutation of `parent` not evaluated before: mutate again (a short random walk) while the
     /// result is known, falling back to a fresh random sample.
-    private static func novelChild(of parent: LearnerSpec, in space: SearchSpace, avoiding seen: Set<LearnerSpec>,
+    private static func novelChild(of parent: LearnerSpec, in space: ArchitectureSpace, avoiding seen: Set<LearnerSpec>,
                                    using rng: inout SeededGenerator) -> LearnerSpec? {
         var child = space.mutate(parent, using: &rng)
         for _ in 0..<20 where seen.contains(child) { child = space.mutate(child, using: &rng) }

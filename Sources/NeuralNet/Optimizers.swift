@@ -41,11 +41,11 @@ public struct Adam: Sendable {
     }
 }
 
-/// Cosine decay from `initial` to `initial · finalFraction` over `total` steps.
-public func cosineLearningRate(initial: Double, step: Int, total: Int, finalFraction: Double = 0.1) -> Double {
-    let progress = total <= 1 ? 0 : min(1, Double(step) / Double(total - 1))
+/// Cosine decay from `initial` at `progress` 0 to `initial · finalFraction` at `progress` 1
+/// (progress is clamped to that interval).
+public func cosineDecay(from initial: Double, progress: Double, finalFraction: Double = 0) -> Double {
     let floor = initial * finalFraction
-    return floor + (initial - floor) * 0.5 * (1 + Foundation.cos(Double.pi * progress))
+    return floor + (initial - floor) * 0.5 * (1 + Foundation.cos(Double.pi * Swift.min(1, Swift.max(0, progress))))
 }
 
 /// The global L2 norm of a list of tensors.

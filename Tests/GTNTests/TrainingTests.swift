@@ -204,9 +204,9 @@ final class TrainingTests: XCTestCase {
 }
 
 /// Meta-training on a space of architectures (what `gtn nas` ranks) rather than one family.
-final class LearnerSpaceTests: XCTestCase {
+final class LearnerSpaceTrainingTests: XCTestCase {
     func testSamplesEveryDepthAndKernelWithinBounds() {
-        let space = LearnerSpace(depths: 2...4, kernels: [3, 5], widths: 8...48, fcWidths: 32...256)
+        let space = ArchitectureSpace(depths: 2...4, kernels: [3, 5], convWidths: Array(8...48), fcWidths: Array(32...256))
         var rng = SeededGenerator(seed: 1)
         var depths = Set<Int>(), kernels = Set<Int>()
         for _ in 0..<200 {
@@ -214,7 +214,7 @@ final class LearnerSpaceTests: XCTestCase {
             depths.insert(spec.blocks.count)
             for block in spec.blocks {
                 kernels.insert(block.kernel)
-                XCTAssertTrue(space.widths.contains(block.width))
+                XCTAssertTrue(space.convWidths.contains(block.width))
             }
             XCTAssertTrue(space.fcWidths.contains(spec.fc))
             XCTAssertEqual(LearnerSpec(parsing: spec.description), spec)
@@ -226,7 +226,7 @@ final class LearnerSpaceTests: XCTestCase {
     func testMetaTrainingDrawsLearnersFromTheSpaceAndCheckpointsIt() throws {
         var configuration = TrainingTests.tinyConfiguration()
         configuration.fixedWidths = nil
-        configuration.learnerSpace = LearnerSpace(depths: 3...4, kernels: [3, 5], widths: 2...3, fcWidths: 4...6)
+        configuration.learnerSpace = ArchitectureSpace(depths: 3...4, kernels: [3, 5], convWidths: [2, 3], fcWidths: [4, 5, 6])
         let trainer = MetaTrainer(configuration: configuration, data: TrainingTests.syntheticData)
         for _ in 0..<2 {
             let metrics = try trainer.step()

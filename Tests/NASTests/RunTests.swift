@@ -30,7 +30,7 @@ final class RunTests: XCTestCase {
         c.strategy = strategy
         c.candidates = 6
         c.seed = seed
-        c.space = SearchSpace(depths: 2...3, kernels: [3, 5], convWidths: [2, 4], fcWidths: [4, 8])
+        c.space = ArchitectureSpace(depths: 2...3, kernels: [3, 5], convWidths: [2, 4], fcWidths: [4, 8])
         c.evolution = EvolutionSettings(population: 3, sampleSize: 2, childrenPerRound: 2)
         c.training.shortProxySteps = 1
         c.training.longProxySteps = 3

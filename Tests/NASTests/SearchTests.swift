@@ -8,7 +8,7 @@ final class SearchTests: XCTestCase {
     /// fc 128: higher is better, 0 at the optimum.
     static let target = LearnerSpec(blocks: Array(repeating: .init(kernel: 5, width: 32), count: 3), fc: 128)
     static let fitness: @Sendable (LearnerSpec) -> Double = { spec in
-        let space = SearchSpace.standard
+        let space = ArchitectureSpace.standard
         func position(_ w: Int, _ grid: [Int]) -> Double { Double(grid.firstIndex(of: w) ?? 0) }
         var distance = 2 * Double(abs(spec.blocks.count - 3))
         distance += abs(position(spec.fc, space.fcWidths) - position(128, space.fcWidths))

@@ -23,10 +23,12 @@ final class OptimizerTests: XCTestCase {
     }
 
     func testCosineScheduleEndsAtTheFloor() {
-        XCTAssertEqual(cosineLearningRate(initial: 0.02, step: 0, total: 100), 0.02, accuracy: 1e-12)
-        XCTAssertEqual(cosineLearningRate(initial: 0.02, step: 99, total: 100), 0.002, accuracy: 1e-12)
-        XCTAssertEqual(cosineLearningRate(initial: 0.02, step: 49, total: 99), 0.011, accuracy: 1e-12)
-        XCTAssertEqual(cosineLearningRate(initial: 0.02, step: 500, total: 100), 0.002, accuracy: 1e-12)
+        XCTAssertEqual(cosineDecay(from: 0.02, progress: 0, finalFraction: 0.1), 0.02, accuracy: 1e-12)
+        XCTAssertEqual(cosineDecay(from: 0.02, progress: 1, finalFraction: 0.1), 0.002, accuracy: 1e-12)
+        XCTAssertEqual(cosineDecay(from: 0.02, progress: 0.5, finalFraction: 0.1), 0.011, accuracy: 1e-12)
+        XCTAssertEqual(cosineDecay(from: 0.02, progress: 5, finalFraction: 0.1), 0.002, accuracy: 1e-12)
+        XCTAssertEqual(cosineDecay(from: 0.02, progress: -1, finalFraction: 0.1), 0.02, accuracy: 1e-12)
+        XCTAssertEqual(cosineDecay(from: 0.4, progress: 0.5), 0.2, accuracy: 1e-12)
     }
 
     func testGlobalNormClipping() {

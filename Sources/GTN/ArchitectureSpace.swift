@@ -1,11 +1,12 @@
 import Foundation
-import GTN
 import TensorEngine
 
-/// The architectures the search explores: 2-4 same-padded conv blocks (kernel 3 or 5, a width from
-/// a grid each), then a hidden FC layer of a width from a grid. Candidates are `LearnerSpec`s,
-/// which print and parse as `c3x48-c5x96-fc128`.
-public struct SearchSpace: Codable, Sendable, Equatable, CustomStringConvertible {
+/// A space of learner architectures: 1-4 same-padded conv blocks (a kernel and a width from a
+/// grid each), then a hidden FC layer of a width from a grid. Meta-training draws its learners
+/// from one (`--learner-family search-space`), so the teacher learns to teach what architecture
+/// search will ask it to rank; the search samples and mutates candidates in one. Members are
+/// `LearnerSpec`s, which print and parse as `c3x48-c5x96-fc128`.
+public struct ArchitectureSpace: Sendable, Equatable, CustomStringConvertible {
     public var depths: ClosedRange<Int>
     public var kernels: [Int]
     /// Conv widths (sorted ascending; mutations move to a neighbouring value).
@@ -14,9 +15,9 @@ public struct SearchSpace: Codable, Sendable, Equatable, CustomStringConvertible
     public var fcWidths: [Int]
 
     public init(depths: ClosedRange<Int>, kernels: [Int], convWidths: [Int], fcWidths: [Int]) {
-        precondition(depths.lowerBound >= 1 && depths.upperBound <= 4, "SearchSpace: depths must lie in 1...4 (28 halved per block)")
-        precondition(!kernels.isEmpty && kernels.allSatisfy { $0 > 0 && $0 % 2 == 1 }, "SearchSpace: kernels must be odd and positive")
-        precondition(!convWidths.isEmpty && !fcWidths.isEmpty, "SearchSpace: empty width grid")
+        precondition(depths.lowerBound >= 1 && depths.upperBound <= 4, "ArchitectureSpace: depths must lie in 1...4 (28 halved per block)")
+        precondition(!kernels.isEmpty && kernels.allSatisfy { $0 > 0 && $0 % 2 == 1 }, "ArchitectureSpace: kernels must be odd and positive")
+        precondition(!convWidths.isEmpty && !fcWidths.isEmpty, "ArchitectureSpace: empty width grid")
         self.depths = depths
         self.kernels = kernels
         self.convWidths = convWidths.sorted()
@@ -27,11 +28,22 @@ public struct SearchSpace: Codable, Sendable, Equatable, CustomStringConvertible
     /// c2 32-64, f 64-128), so the teacher is asked about learners like those it was trained on.
     /// Conv widths stop at 48: a 5×5 block of 64 after another of 64 costs 0.6 s per step on one
     /// core here (4× a 3×3 one), which would make one epoch of ground truth cost minutes.
-    public static let standard = SearchSpace(depths: 2...4, kernels: [3, 5], convWidths: [8, 16, 24, 32, 48],
-                                             fcWidths: [32, 64, 96, 128, 192, 256])
+    public static let standard = ArchitectureSpace(depths: 2...4, kernels: [3, 5], convWidths: [8, 16, 24, 32, 48],
+                                                   fcWidths: [32, 64, 96, 128, 192, 256])
+
+    /// The same depths and kernels with every width between the grid's smallest and largest:
+    /// what meta-training draws from, so the teacher also sees the widths between grid values.
+    public var everyWidthInRange: ArchitectureSpace {
+        ArchitectureSpace(depths: depths, kernels: kernels, convWidths: Array(convWidths[0]...convWidths[convWidths.count - 1]),
+                          fcWidths: Array(fcWidths[0]...fcWidths[fcWidths.count - 1]))
+    }
 
     public var description: String {
-        "depth \(depths.lowerBound)-\(depths.upperBound), kernels \(kernels.map(String.init).joined(separator: "/")), conv widths \(convWidths.map(String.init).joined(separator: "/")), fc widths \(fcWidths.map(String.init).joined(separator: "/"))"
+        func list(_ values: [Int]) -> String {
+            values.count > 2 && values == Array(values[0]...values[values.count - 1])
+                ? "\(values[0])-\(values[values.count - 1])" : values.map(String.init).joined(separator: "/")
+        }
+        return "depth \(depths.lowerBound)-\(depths.upperBound), kernels \(kernels.map(String.init).joined(separator: "/")), conv widths \(list(convWidths)), fc widths \(list(fcWidths))"
     }
 
     /// Number of distinct architectures.
@@ -119,11 +131,62 @@ public struct SearchSpace: Codable, Sendable, Equatable, CustomStringConvertible
     }
 }
 
+/// Where fresh learners come from.
+public enum LearnerDistribution: Sendable, Equatable {
+    /// Two-block learners of the preset's family, widths drawn from these ranges.
+    case widths(WidthRanges)
+    /// Whole architectures drawn from a space.
+    case space(ArchitectureSpace)
+
+    public func sample(using rng: inout SeededGenerator) -> LearnerSpec {
+        switch self {
+        case .widths(let ranges): LearnerSpec(widths: ranges.sample(using: &rng))
+        case .space(let space): space.sample(using: &rng)
+        }
+    }
+}
+
+extension ArchitectureSpace: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case depths, kernels, convWidths, fcWidths
+        /// Checkpoints written before the two space types were one stored ranges here.
+        case widths
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let depths = try c.decode(ClosedRange<Int>.self, forKey: .depths)
+        let kernels = try c.decode([Int].self, forKey: .kernels)
+        let convWidths: [Int], fcWidths: [Int]
+        if let legacy = try c.decodeIfPresent(ClosedRange<Int>.self, forKey: .widths) {
+            convWidths = Array(legacy)
+            fcWidths = Array(try c.decode(ClosedRange<Int>.self, forKey: .fcWidths))
+        } else {
+            convWidths = try c.decode([Int].self, forKey: .convWidths)
+            fcWidths = try c.decode([Int].self, forKey: .fcWidths)
+        }
+        guard (1...4).contains(depths.lowerBound), depths.upperBound <= 4, !kernels.isEmpty,
+              kernels.allSatisfy({ $0 > 0 && $0 % 2 == 1 }), !convWidths.isEmpty, !fcWidths.isEmpty,
+              (convWidths + fcWidths).allSatisfy({ $0 > 0 }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "not a valid architecture space (depths in 1...4, odd kernels, positive widths)"))
+        }
+        self.init(depths: depths, kernels: kernels, convWidths: convWidths, fcWidths: fcWidths)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(depths, forKey: .depths)
+        try c.encode(kernels, forKey: .kernels)
+        try c.encode(convWidths, forKey: .convWidths)
+        try c.encode(fcWidths, forKey: .fcWidths)
+    }
+}
 
 extension LearnerSpec {
     /// A stable 64-bit hash of the compact form (FNV-1a), to seed a candidate's evaluation
     /// from what it is rather than where it happens to sit in a list.
-    var stableHash: UInt64 {
+    public var stableHash: UInt64 {
         description.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 }

@@ -1,13 +1,13 @@
-import GTN
+import Foundation
 import TensorEngine
 import XCTest
-@testable import NAS
+@testable import GTN
 
-final class SearchSpaceTests: XCTestCase {
+final class ArchitectureSpaceTests: XCTestCase {
     func testSpecsPrintAndParseRoundTrip() throws {
         var rng = SeededGenerator(seed: 1)
         for _ in 0..<200 {
-            let spec = SearchSpace.standard.sample(using: &rng)
+            let spec = ArchitectureSpace.standard.sample(using: &rng)
             XCTAssertEqual(LearnerSpec(parsing: spec.description), spec, spec.description)
         }
         let spec = try XCTUnwrap(LearnerSpec(parsing: "c3x48-c5x96-fc128"))
@@ -24,7 +24,7 @@ final class SearchSpaceTests: XCTestCase {
     }
 
     func testSamplingCoversTheSpaceAndRespectsItsBounds() {
-        let space = SearchSpace.standard
+        let space = ArchitectureSpace.standard
         var rng = SeededGenerator(seed: 2)
         var depths = Set<Int>(), kernels = Set<Int>(), widths = Set<Int>(), fcs = Set<Int>()
         for _ in 0..<500 {
@@ -48,11 +48,11 @@ final class SearchSpaceTests: XCTestCase {
 
     func testSampleDistinctGivesDistinctSpecs() {
         var rng = SeededGenerator(seed: 3)
-        let specs = SearchSpace.standard.sampleDistinct(300, using: &rng)
+        let specs = ArchitectureSpace.standard.sampleDistinct(300, using: &rng)
         XCTAssertEqual(specs.count, 300)
         XCTAssertEqual(Set(specs).count, 300)
         // A space of 2 architectures cannot give 3.
-        let tiny = SearchSpace(depths: 2...2, kernels: [3], convWidths: [8], fcWidths: [16, 32])
+        let tiny = ArchitectureSpace(depths: 2...2, kernels: [3], convWidths: [8], fcWidths: [16, 32])
         XCTAssertEqual(tiny.sampleDistinct(3, using: &rng).count, 2)
     }
 
@@ -78,7 +78,7 @@ final class SearchSpaceTests: XCTestCase {
     }
 
     func testMutationChangesExactlyOneThing() {
-        let space = SearchSpace.standard
+        let space = ArchitectureSpace.standard
         var rng = SeededGenerator(seed: 4)
         var kinds = Set<String>()
         for _ in 0..<1000 {
@@ -104,13 +104,29 @@ final class SearchSpaceTests: XCTestCase {
     }
 
     func testMutationRespectsDepthBounds() {
-        let space = SearchSpace.standard
+        let space = ArchitectureSpace.standard
         var rng = SeededGenerator(seed: 5)
         let shallow = LearnerSpec(blocks: [.init(kernel: 3, width: 16), .init(kernel: 3, width: 32)], fc: 64)
         let deep = LearnerSpec(blocks: Array(repeating: .init(kernel: 3, width: 16), count: 4), fc: 64)
         for _ in 0..<300 {
             XCTAssertGreaterThanOrEqual(space.mutate(shallow, using: &rng).blocks.count, 2)
             XCTAssertLessThanOrEqual(space.mutate(deep, using: &rng).blocks.count, 4)
+        }
+    }
+
+    /// Checkpoints of `--learner-family search-space` runs made before the two space types were
+    /// one stored width ranges; they still load, as the space of every width in those ranges.
+    func testLegacyRangeEncodingDecodesAndTheCurrentOneRoundTrips() throws {
+        let legacy = #"{"depths":[2,4],"kernels":[3,5],"widths":[8,48],"fcWidths":[32,256]}"#
+        let decoded = try JSONDecoder().decode(ArchitectureSpace.self, from: Data(legacy.utf8))
+        XCTAssertEqual(decoded, ArchitectureSpace.standard.everyWidthInRange)
+        XCTAssertEqual(decoded.convWidths.count, 41)
+        let space = ArchitectureSpace.standard
+        XCTAssertEqual(try JSONDecoder().decode(ArchitectureSpace.self, from: JSONEncoder().encode(space)), space)
+        for bad in [#"{"depths":[0,4],"kernels":[3],"convWidths":[8],"fcWidths":[32]}"#,
+                    #"{"depths":[2,4],"kernels":[4],"convWidths":[8],"fcWidths":[32]}"#,
+                    #"{"depths":[2,4],"kernels":[3],"convWidths":[],"fcWidths":[32]}"#] {
+            XCTAssertThrowsError(try JSONDecoder().decode(ArchitectureSpace.self, from: Data(bad.utf8)), bad)
         }
     }
 }

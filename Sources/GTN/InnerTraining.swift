@@ -1,0 +1,93 @@
+import Kernels
+import NeuralNet
+import TensorEngine
+
+/// One inner SGD-with-momentum step: b' = m·b + ∇θL, θ' = θ − lr·b'.
+struct InnerStepResult {
+    let parameters: Parameters
+    let buffers: Parameters
+    let means: [Tensor]
+    let loss: Tensor
+}
+
+func innerStep(_ learner: Learner, parameters θ: Parameters, buffers: Parameters, images: Tensor, labels: [Int],
+               learningRate lr: Tensor, momentum m: Tensor, createGraph: Bool) throws -> InnerStepResult {
+    let (logits, means) = learner(images, θ)
+    let loss = crossEntropy(logits: logits, labels: labels)
+    let g = try gradients(of: loss, wrt: θ.tensors, createGraph: createGraph)
+    let update = {
+        let newBuffers = Parameters(names: buffers.names, tensors: zip(buffers.tensors, g).map { m * $0 + $1 })
+        return (θ.zipMap(newBuffers) { $0 - lr * $1 }, newBuffers)
+    }
+    let (next, newBuffers) = createGraph ? update() : withoutGradientRecording(update)
+    return InnerStepResult(parameters: next, buffers: newBuffers, means: means, loss: loss)
+}
+
+/// The outcome of training a learner on a teacher's curriculum.
+public struct TrainedLearner {
+    public let parameters: Parameters
+    /// The means of the last synthetic batch, which scoring uses (reference §2).
+    public let scoringMeans: [Tensor]
+    public let innerLosses: [Double]
+}
+
+/// Trains `learner` from `initial` for `steps` SGD-with-momentum steps without a meta-graph
+/// (evaluation, baselines, NAS). `batch(t)` gives step t's images and labels; `observe` sees the
+/// parameters and scoring means after each step.
+public func trainLearner(_ learner: Learner, from initial: Parameters, steps: Int,
+                         batch: (Int) throws -> (images: Tensor, labels: [Int]),
+                         learningRate: (Int) -> Double, momentum: (Int) -> Double,
+                         observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
+    var θ = initial.detached()
+    var buffers = θ.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
+    var means: [Tensor] = []
+    var losses: [Double] = []
+    for t in 0..<steps {
+        let (images, labels) = try batch(t)
+        let step = try innerStep(learner, parameters: θ.requiringGradient(), buffers: buffers, images: images.detached(),
+                                 labels: labels, learningRate: Tensor(learningRate(t), dtype: images.dtype),
+                                 momentum: Tensor(momentum(t), dtype: images.dtype), createGraph: false)
+        θ = step.parameters.detached()
+        buffers = step.buffers.detached()
+        means = step.means.map { $0.detached() }
+        losses.append(step.loss.item)
+        try observe?(t, θ, means)
+    }
+    return TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: losses)
+}
+
+/// One inner step's training data: images and their labels.
+public typealias LabeledBatch = (images: Tensor, labels: [Int])
+
+extension Teacher {
+    /// Every step's generated images (detached) and labels for `plan`: what learners train on
+    /// outside meta-training, generated once for any number of them. The steps are generated
+    /// side by side, one core each, so the images do not depend on the core count.
+    public func syntheticBatches(for plan: InnerPlan) -> [LabeledBatch] {
+        let fixed = withoutGradientRecording { generator.resolvingWeights(parameters.detached()) }
+        return Parallel.map(plan.steps.count) { t in
+            withoutGradientRecording { (batch(t, of: plan, fixed).detached(), plan.steps[t].labels) }
+        }
+    }
+
+    /// Trains `learner` on batches from `syntheticBatches(for:)` with the learned learning rates
+    /// and momenta.
+    public func train(_ learner: Learner, from initial: Parameters, batches: [LabeledBatch],
+                      observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
+        let lrs = innerLearningRates, momenta = innerMomenta
+        return try trainLearner(learner, from: initial, steps: batches.count, batch: { batches[$0] },
+                                learningRate: { lrs[$0] }, momentum: { momenta[$0] }, observe: observe)
+    }
+
+    /// Trains `learner` on this teacher's curriculum with the learned learning rates and momenta.
+    public func train(_ learner: Learner, from initial: Parameters, plan: InnerPlan,
+                      observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
+        try train(learner, from: initial, batches: syntheticBatches(for: plan), observe: observe)
+    }
+}
+
+/// The real-data loss a trained learner is scored with: cross-entropy on a real batch, with the
+/// mean-only batch norms using `means` (those of the last synthetic batch).
+func realLoss(_ learner: Learner, _ θ: Parameters, means: [Tensor], images: Tensor, labels: [Int]) -> Tensor {
+    crossEntropy(logits: learner(images, θ, statistics: learner.scoringStatistics(means)).logits, labels: labels)
+}

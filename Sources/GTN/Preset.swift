@@ -1,4 +1,5 @@
 import Foundation
+import TensorEngine
 
 /// The three configurations of the reference (section 3): `paper`, `cpu` (the default) and `seed`.
 public struct Preset: Codable, Sendable, Equatable {
@@ -135,9 +136,9 @@ public struct LearnerWidths: Codable, Sendable, Equatable, CustomStringConvertib
 public struct WidthRanges: Codable, Sendable, Equatable {
     public var conv1: Range<Int>, conv2: Range<Int>, fc: Range<Int>
 
-    public func sample(using rng: inout some RandomNumberGenerator) -> LearnerWidths {
-        LearnerWidths(conv1: Int.random(in: conv1, using: &rng), conv2: Int.random(in: conv2, using: &rng),
-                      fc: Int.random(in: fc, using: &rng))
+    public func sample(using rng: inout SeededGenerator) -> LearnerWidths {
+        func draw(_ range: Range<Int>) -> Int { range.lowerBound + rng.nextIndex(below: range.count) }
+        return LearnerWidths(conv1: draw(conv1), conv2: draw(conv2), fc: draw(fc))
     }
 
     /// Ranges of one value: every learner gets exactly `widths`.

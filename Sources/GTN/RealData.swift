@@ -40,7 +40,7 @@ extension LabeledImages {
         var chosen = Set<Int>()
         var indices: [Int] = []
         while indices.count < min(size, count) {
-            let i = Int.random(in: 0..<count, using: &rng)
+            let i = rng.nextIndex(below: count)
             if chosen.insert(i).inserted { indices.append(i) }
         }
         return batch(indices, dtype: dtype)

@@ -46,10 +46,12 @@ public struct Teacher: Sendable {
         case .full:
             steps = (0..<T).map { .init(source: .rows(Array(($0 * B)..<(($0 + 1) * B))), labels: slotLabels) }
         case .shuffledBatch:
-            let order = Array(0..<T).shuffled(using: &rng)
+            var order = Array(0..<T)
+            rng.shuffle(&order)
             steps = order.map { .init(source: .rows(Array(($0 * B)..<(($0 + 1) * B))), labels: slotLabels) }
         case .allShuffled:
-            let pool = Array(0..<(T * B)).shuffled(using: &rng)
+            var pool = Array(0..<(T * B))
+            rng.shuffle(&pool)
             steps = (0..<T).map { t in
                 let rows = Array(pool[(t * B)..<((t + 1) * B)])
                 return .init(source: .rows(rows), labels: rows.map { ($0 % B) % 10 })
@@ -58,7 +60,7 @@ public struct Teacher: Sendable {
             let dtype = parameters[Self.logLRName].dtype
             steps = (0..<T).map { _ in
                 .init(source: .fresh(Tensor.randomNormal([B, preset.noiseSize], dtype: dtype, using: &rng)),
-                      labels: (0..<B).map { _ in Int.random(in: 0..<10, using: &rng) })
+                      labels: (0..<B).map { _ in rng.nextIndex(below: 10) })
             }
         }
         return InnerPlan(steps: steps)

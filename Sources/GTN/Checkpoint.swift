@@ -18,10 +18,11 @@ public enum Checkpoint {
     struct Scalars: Codable {
         var iteration: Int
         var adamStep: Int
-        var rng: SeededGenerator
         var clippedCount: Int
         var skippedCount: Int
         var consecutiveFailures: Int
+        /// Absent in checkpoints written before runs had time budgets.
+        var elapsedSeconds: Double?
     }
 
     public static func url(in directory: URL) -> URL { directory.appendingPathComponent(fileName) }
@@ -38,9 +39,9 @@ public enum Checkpoint {
         tensors += zip(p.names, state.adam.secondMoments).map { ("adam.v/" + $0, $1) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let scalars = Scalars(iteration: state.iteration, adamStep: state.adam.step, rng: state.rng,
+        let scalars = Scalars(iteration: state.iteration, adamStep: state.adam.step,
                               clippedCount: state.clippedCount, skippedCount: state.skippedCount,
-                              consecutiveFailures: state.consecutiveFailures)
+                              consecutiveFailures: state.consecutiveFailures, elapsedSeconds: state.elapsedSeconds)
         let configurationJSON = String(decoding: try encoder.encode(configuration), as: UTF8.self)
         let metadata = [
             "format": format,
@@ -92,9 +93,9 @@ public enum Checkpoint {
         let teacher = Teacher(preset: configuration.preset, curriculum: configuration.curriculum,
                               parameters: Parameters(names: names, tensors: values))
         let state = TrainingState(iteration: scalars.iteration, teacher: teacher,
-                                  adam: Adam(step: scalars.adamStep, firstMoments: m, secondMoments: v), rng: scalars.rng,
+                                  adam: Adam(step: scalars.adamStep, firstMoments: m, secondMoments: v),
                                   clippedCount: scalars.clippedCount, skippedCount: scalars.skippedCount,
-                                  consecutiveFailures: scalars.consecutiveFailures)
+                                  consecutiveFailures: scalars.consecutiveFailures, elapsedSeconds: scalars.elapsedSeconds ?? 0)
         return (configuration, state)
     }
 }

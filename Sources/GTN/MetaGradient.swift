@@ -29,9 +29,18 @@ extension Teacher {
     ///   recomputation and holds one step's graph in memory). `.fullUnroll` records all of them.
     public func metaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor, realLabels: [Int],
                              mode: MemoryMode, recordedSteps: Int = 0, intermediateLosses: Bool = false) throws -> MetaGradient {
+        try metaGradient(learner: learner, initial: initial, plan: plan, realBatches: [(realImages, realLabels)], mode: mode,
+                         recordedSteps: recordedSteps, intermediateLosses: intermediateLosses)
+    }
+
+    /// The same with a real batch for each inner step's loss: `realBatches[t]` scores the learner
+    /// after step t (with intermediate losses, a fresh batch for each), or one batch for all.
+    public func metaGradient(learner: Learner, initial: Parameters, plan: InnerPlan, realBatches: [LabeledBatch],
+                             mode: MemoryMode, recordedSteps: Int = 0, intermediateLosses: Bool = false) throws -> MetaGradient {
         let T = plan.steps.count
-        let sweep = MetaGradientSweep(teacher: self, learner: learner, initial: initial, plan: plan,
-                                      realImages: realImages, realLabels: realLabels,
+        precondition(realBatches.count == 1 || realBatches.count == T,
+                     "metaGradient: \(realBatches.count) real batches for \(T) inner steps (give 1 or \(T))")
+        let sweep = MetaGradientSweep(teacher: self, learner: learner, initial: initial, plan: plan, realBatches: realBatches,
                                       recordedSteps: mode == .fullUnroll ? T : Swift.min(Swift.max(recordedSteps, 0), T),
                                       intermediateLosses: intermediateLosses)
         return try sweep.run()
@@ -116,8 +125,8 @@ private struct MetaGradientSweep {
     let learner: Learner
     let initial: Parameters
     let plan: InnerPlan
-    let realImages: Tensor
-    let realLabels: [Int]
+    /// One real batch for every scored step, or one for each.
+    let realBatches: [LabeledBatch]
     let intermediateLosses: Bool
     /// The first recorded step: T − recordedSteps.
     let tailStart: Int
@@ -128,16 +137,18 @@ private struct MetaGradientSweep {
     let optimizerSlots: Int
 
     var stepCount: Int { plan.steps.count }
-    var dtype: DType { realImages.dtype }
+    var dtype: DType { realBatches[0].images.dtype }
 
-    init(teacher: Teacher, learner: Learner, initial: Parameters, plan: InnerPlan, realImages: Tensor, realLabels: [Int],
+    /// The real batch that scores the learner after step t.
+    func realBatch(after t: Int) -> LabeledBatch { realBatches.count == 1 ? realBatches[0] : realBatches[t] }
+
+    init(teacher: Teacher, learner: Learner, initial: Parameters, plan: InnerPlan, realBatches: [LabeledBatch],
          recordedSteps: Int, intermediateLosses: Bool) {
         self.teacher = teacher
         self.learner = learner
         self.initial = initial
         self.plan = plan
-        self.realImages = realImages
-        self.realLabels = realLabels
+        self.realBatches = realBatches
         self.intermediateLosses = intermediateLosses
         let T = plan.steps.count
         tailStart = T - recordedSteps
@@ -193,7 +204,8 @@ private struct MetaGradientSweep {
                             _ state: inout SweepState) throws -> (theta: [Tensor], means: [Tensor]) {
         let θ = trajectory.parameters[t + 1].requiringGradient()
         let μ = trajectory.means[t].map { $0.requiringGradient() }
-        let loss = realLoss(learner, θ, means: μ, images: realImages, labels: realLabels)
+        let real = realBatch(after: t)
+        let loss = realLoss(learner, θ, means: μ, images: real.images, labels: real.labels)
         state.metaLoss += loss.item
         let g = try gradients(of: loss, wrt: θ.tensors + μ)
         return (Array(g[..<θ.count]), Array(g[θ.count...]))
@@ -250,7 +262,8 @@ extension MetaGradientSweep {
             b = step.buffers
             innerLosses.append(step.loss.item)
             if intermediateLosses || t == stepCount - 1 {
-                loss = loss + realLoss(learner, θ, means: step.means, images: realImages, labels: realLabels)
+                let real = realBatch(after: t)
+                loss = loss + realLoss(learner, θ, means: step.means, images: real.images, labels: real.labels)
             }
         }
         return RecordedTail(meta: meta, start: startIsLeaf ? θStart.tensors + bStart.tensors : [],

@@ -14,6 +14,8 @@ public struct IterationMetrics: Codable, Sendable {
     public var learner: String
     public var seconds: Double
     public var peakMemoryBytes: Int
+    /// With `FiniteCheck` on, where a skipped iteration's non-finite values started.
+    public var nonFiniteOrigin: String?
 }
 
 /// An evaluation's record, as written to `metrics.jsonl`.

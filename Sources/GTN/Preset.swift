@@ -42,6 +42,9 @@ public struct Preset: Codable, Sendable, Equatable {
     public var initialInnerMomentum: Double
     public var outerLearningRate: Double
     public var outerIterations: Int
+    /// Slot i of step t has class (t·B + i) mod 10, so the classes that a batch of B holds one
+    /// fewer of change from step to step; otherwise every step has classes i mod 10.
+    public var rotatingLabels: Bool
     /// How meta-gradients are computed unless a run says otherwise. Full unroll is faster (no
     /// recomputation); the larger presets need stepwise recomputation to stay within a few GiB.
     public var memoryMode: MemoryMode
@@ -64,7 +67,7 @@ public struct Preset: Codable, Sendable, Equatable {
                           // Half of the steps recorded saves half of the recomputation (2035
                           // instead of 2324 GFLOP per iteration at widths 64/128/256) at a bit
                           // over half of a full unroll's peak memory (6.2 of 11.3 GiB).
-                          memoryMode: .stepwise, recordedStepsFraction: 0.5)
+                          rotatingLabels: false, memoryMode: .stepwise, recordedStepsFraction: 0.5)
         case .cpu:
             // Sized for two cores. The initial inner learning rate is the project's tuning: 0.2
             // instead of the paper's 0.02 reaches 90% in far fewer outer iterations (the PyTorch
@@ -75,14 +78,14 @@ public struct Preset: Codable, Sendable, Equatable {
                           steps: 32, batchSize: 128, perStepOptimizer: true,
                           initialInnerLearningRate: 0.2, initialInnerMomentum: 0.5,
                           outerLearningRate: 0.02, outerIterations: 200,
-                          memoryMode: .fullUnroll, recordedStepsFraction: 1)
+                          rotatingLabels: false, memoryMode: .fullUnroll, recordedStepsFraction: 1)
         case .seed:
             return Preset(name: .seed, noiseSize: 64, generator: .seed, learner: .seed,
                           widthRanges: WidthRanges(conv1: 32..<64, conv2: 64..<128, fc: 1..<2),
                           steps: 32, batchSize: 128, perStepOptimizer: false,
                           initialInnerLearningRate: 0.02, initialInnerMomentum: 0.5,
                           outerLearningRate: 0.01, outerIterations: 50,
-                          memoryMode: .stepwise, recordedStepsFraction: 0)
+                          rotatingLabels: false, memoryMode: .stepwise, recordedStepsFraction: 0)
         }
     }
 }
@@ -90,7 +93,7 @@ public struct Preset: Codable, Sendable, Equatable {
 extension Preset {
     private enum CodingKeys: String, CodingKey {
         case name, noiseSize, generator, learner, widthRanges, steps, batchSize, perStepOptimizer
-        case initialInnerLearningRate, initialInnerMomentum, outerLearningRate, outerIterations, memoryMode, recordedStepsFraction
+        case initialInnerLearningRate, initialInnerMomentum, outerLearningRate, outerIterations, rotatingLabels, memoryMode, recordedStepsFraction
     }
 
     /// Checkpoints written before the memory settings were stored fields get the values their
@@ -109,6 +112,7 @@ extension Preset {
         initialInnerMomentum = try c.decode(Double.self, forKey: .initialInnerMomentum)
         outerLearningRate = try c.decode(Double.self, forKey: .outerLearningRate)
         outerIterations = try c.decode(Int.self, forKey: .outerIterations)
+        rotatingLabels = try c.decodeIfPresent(Bool.self, forKey: .rotatingLabels) ?? false
         memoryMode = try c.decodeIfPresent(MemoryMode.self, forKey: .memoryMode) ?? (name == .cpu ? .fullUnroll : .stepwise)
         recordedStepsFraction = try c.decodeIfPresent(Double.self, forKey: .recordedStepsFraction) ?? (name == .paper ? 0.5 : 0)
     }
@@ -149,7 +153,7 @@ public struct WidthRanges: Codable, Sendable, Equatable {
 
 /// How the inner loop's noise and labels are chosen (reference section 1).
 public enum CurriculumKind: String, Codable, Sendable, CaseIterable {
-    /// Learned z[T, B, noise]; step t uses z[t]; slot i has class i % 10.
+    /// Learned z[T, B, noise]; step t uses z[t] and the labels of `Preset.rotatingLabels`.
     case full
     /// Learned z[T, B, noise]; each outer iteration visits the z[k] in a random order.
     case shuffledBatch = "shuffled-batch"

@@ -40,21 +40,23 @@ public struct Teacher: Sendable {
     /// curriculum; `none` draws fresh noise.
     public func plan(using rng: inout SeededGenerator) -> InnerPlan {
         let T = preset.steps, B = preset.batchSize
-        let slotLabels = (0..<B).map { $0 % 10 }
+        // Row r of the learned curriculum (slot r mod B of step r / B) carries this class.
+        func label(ofRow r: Int) -> Int { preset.rotatingLabels ? r % 10 : (r % B) % 10 }
+        func rows(ofStep k: Int) -> [Int] { Array((k * B)..<((k + 1) * B)) }
         var steps: [InnerPlan.Step] = []
         switch curriculum {
         case .full:
-            steps = (0..<T).map { .init(source: .rows(Array(($0 * B)..<(($0 + 1) * B))), labels: slotLabels) }
+            steps = (0..<T).map { .init(source: .rows(rows(ofStep: $0)), labels: rows(ofStep: $0).map(label(ofRow:))) }
         case .shuffledBatch:
             var order = Array(0..<T)
             rng.shuffle(&order)
-            steps = order.map { .init(source: .rows(Array(($0 * B)..<(($0 + 1) * B))), labels: slotLabels) }
+            steps = order.map { .init(source: .rows(rows(ofStep: $0)), labels: rows(ofStep: $0).map(label(ofRow:))) }
         case .allShuffled:
             var pool = Array(0..<(T * B))
             rng.shuffle(&pool)
             steps = (0..<T).map { t in
                 let rows = Array(pool[(t * B)..<((t + 1) * B)])
-                return .init(source: .rows(rows), labels: rows.map { ($0 % B) % 10 })
+                return .init(source: .rows(rows), labels: rows.map(label(ofRow:)))
             }
         case .none:
             let dtype = parameters[Self.logLRName].dtype

@@ -12,8 +12,9 @@ import Foundation
 /// try resumed.run()
 /// ```
 public final class TrainingRun {
-    /// When a run evaluates, checkpoints and stops. These may change when a run is resumed;
-    /// the configuration (what is trained) may not.
+    /// When a run evaluates and checkpoints. These may change when a run is resumed; the
+    /// configuration (what is trained) may not, but for its length (`outerIterations`,
+    /// `timeBudget`).
     public struct Policy: Sendable, Equatable {
         /// Evaluate GTN-T accuracy every N outer iterations (0: only at the end).
         public var evaluateEvery = 10
@@ -21,14 +22,11 @@ public final class TrainingRun {
         public var evaluationLearners = 8
         /// Write the checkpoint every N outer iterations (and always at the end).
         public var checkpointEvery = 10
-        /// Stop after this many seconds of meta-training, checkpointing first.
-        public var timeLimit: Double?
 
-        public init(evaluateEvery: Int = 10, evaluationLearners: Int = 8, checkpointEvery: Int = 10, timeLimit: Double? = nil) {
+        public init(evaluateEvery: Int = 10, evaluationLearners: Int = 8, checkpointEvery: Int = 10) {
             self.evaluateEvery = evaluateEvery
             self.evaluationLearners = evaluationLearners
             self.checkpointEvery = checkpointEvery
-            self.timeLimit = timeLimit
         }
     }
 
@@ -43,7 +41,8 @@ public final class TrainingRun {
         case evaluationFinished(EvaluationRecord, GTNEvaluation, final: Bool)
         /// The checkpoint now holds the state after `iteration` outer iterations.
         case checkpointWritten(iteration: Int, url: URL)
-        /// The run stopped early: the time limit passed or a stop was requested.
+        /// The run stopped before its outer iterations were done: its time budget is spent, or a
+        /// stop was requested. `elapsedSeconds` is the run's meta-training time over all processes.
         case stopped(reason: StopReason, elapsedSeconds: Double)
     }
 
@@ -93,12 +92,13 @@ public final class TrainingRun {
 
     /// Continues the run in `directory` from its checkpoint, exactly where it stopped. Metrics
     /// rows written after the checkpoint are dropped, so the log matches the state.
-    /// `outerIterations` extends or shortens the schedule.
+    /// `outerIterations` and `timeBudget` extend or shorten the schedule.
     public static func resume(in directory: URL, data: RealData, policy: Policy = Policy(),
-                              outerIterations: Int? = nil) throws -> TrainingRun {
+                              outerIterations: Int? = nil, timeBudget: Double? = nil) throws -> TrainingRun {
         let (saved, state) = try Checkpoint.load(from: directory)
         var configuration = saved
         if let outerIterations { configuration.outerIterations = outerIterations }
+        if let timeBudget { configuration.timeBudget = timeBudget }
         let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: data, state: state),
                               policy: policy)
         try MetricsLog.truncate(run.metricsURL, afterIteration: state.iteration)
@@ -119,24 +119,34 @@ public final class TrainingRun {
         return stopIsRequested
     }
 
-    /// Trains until the configuration's outer iterations are done, the time limit passes or a
+    /// Trains until the configuration's outer iterations are done, its time budget is spent or a
     /// stop is requested; evaluates and checkpoints by the policy, and always leaves a checkpoint
-    /// and an evaluation of the final state.
+    /// and an evaluation of the final state. Evaluations and checkpoints count toward the budget.
     public func run(onEvent: (Event) -> Void = { _ in }) throws {
         let start = Date()
         var lastEvaluated: Int?
+        /// Adds the time `body` takes to the run's elapsed time (steps count their own).
+        func timed(_ body: () throws -> Void) rethrows {
+            let begin = Date()
+            defer { trainer.addElapsedTime(Date().timeIntervalSince(begin)) }
+            try body()
+        }
         var lastSaved = trainer.state.iteration
         func save() throws {
-            try Checkpoint.save(trainer.state, configuration: configuration, to: directory)
+            try timed { try Checkpoint.save(trainer.state, configuration: configuration, to: directory) }
             lastSaved = trainer.state.iteration
             onEvent(.checkpointWritten(iteration: lastSaved, url: checkpointURL))
         }
         func evaluate(final: Bool) throws {
             let learners = policy.evaluationLearners
             let evaluator = Evaluator(teacher: trainer.state.teacher, data: trainer.data, configuration: configuration)
-            let result = try withoutActuallyEscaping(onEvent) { report in
-                try evaluator.gtnAccuracy(learners: learners) { report(.evaluationProgress(finished: $0, total: learners)) }
+            var evaluation: GTNEvaluation?
+            try timed {
+                evaluation = try withoutActuallyEscaping(onEvent) { report in
+                    try evaluator.gtnAccuracy(learners: learners) { report(.evaluationProgress(finished: $0, total: learners)) }
+                }
             }
+            guard let result = evaluation else { return }
             let record = EvaluationRecord(iteration: trainer.state.iteration, elapsedSeconds: Date().timeIntervalSince(start),
                                           evaluation: result)
             try MetricsLog.append(record, to: metricsURL)
@@ -149,12 +159,12 @@ public final class TrainingRun {
             try MetricsLog.append(metrics, to: metricsURL)
             onEvent(.iterationFinished(metrics))
             let iteration = trainer.state.iteration
-            let stop: StopReason? = policy.timeLimit.map { Date().timeIntervalSince(start) >= $0 } == true ? .timeLimit
-                : stopRequested ? .requested : nil
+            let stop: StopReason? = trainer.isOutOfTime && iteration < configuration.outerIterations ? .timeLimit
+                : stopRequested && !trainer.isFinished ? .requested : nil
             if iteration % policy.checkpointEvery == 0 || trainer.isFinished || stop != nil { try save() }
             if policy.evaluateEvery > 0, iteration % policy.evaluateEvery == 0, !trainer.isFinished { try evaluate(final: false) }
             if let stop {
-                onEvent(.stopped(reason: stop, elapsedSeconds: Date().timeIntervalSince(start)))
+                onEvent(.stopped(reason: stop, elapsedSeconds: trainer.state.elapsedSeconds))
                 break
             }
         }

@@ -61,8 +61,20 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("intermediate-losses"), help: "Add the real-data loss after every inner step to the meta-loss.")
     var intermediateLosses = false
 
-    @Option(name: .customLong("time-limit"), help: "Stop after this many seconds of meta-training (checkpointing first).")
+    @Option(name: .customLong("time-limit"), help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited.")
     var timeLimit: Double?
+
+    @Option(name: .customLong("learners-per-iteration"), help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much.")
+    var learnersPerIteration: Int?
+
+    @Option(name: .customLong("meta-batch"), help: "Real images per meta-loss batch (default: the batch size B).")
+    var metaBatch: Int?
+
+    @Flag(name: .customLong("rotating-labels"), inversion: .prefixedNo, help: "Slot i of inner step t has class (t·B + i) mod 10, rotating which classes a batch holds fewer of (default: the preset's).")
+    var rotatingLabels: Bool?
+
+    @Flag(name: .customLong("check-finite"), help: "Check every op's output for NaN and infinity (slower), and name the op where a skipped iteration's non-finite values started (also: GTN_CHECK_FINITE=1).")
+    var checkFinite = false
 
     @OptionGroup var data: DataOptions
 
@@ -75,6 +87,8 @@ struct Train: ParsableCommand {
         try requirePositive(batch, "--batch")
         try requirePositive(evaluationLearners, "--eval-learners")
         try requirePositive(checkpointEvery, "--checkpoint-every")
+        try requirePositive(learnersPerIteration, "--learners-per-iteration")
+        try requirePositive(metaBatch, "--meta-batch")
         if evaluateEvery < 0 { throw ValidationError("--eval-every must be ≥ 0, got \(evaluateEvery)") }
         if let innerLearningRate, !(innerLearningRate > 0) { throw ValidationError("--inner-lr must be positive, got \(innerLearningRate)") }
         if let timeLimit, !(timeLimit > 0) { throw ValidationError("--time-limit must be positive, got \(timeLimit)") }
@@ -93,7 +107,11 @@ struct Train: ParsableCommand {
         if let steps { p.steps = steps }
         if let batch { p.batchSize = batch }
         if let innerLearningRate { p.initialInnerLearningRate = innerLearningRate }
-        var c = TrainingConfiguration(preset: p, outerIterations: outer)
+        if let rotatingLabels { p.rotatingLabels = rotatingLabels }
+        var c = TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
+        c.timeBudget = timeLimit
+        if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration }
+        c.metaBatchSize = metaBatch
         c.curriculum = curriculum
         c.fixedWidths = widths
         if learnerFamily == .searchSpace { c.learnerSpace = ArchitectureSpace.standard.everyWidthInRange }
@@ -105,11 +123,11 @@ struct Train: ParsableCommand {
     }
 
     var policy: TrainingRun.Policy {
-        TrainingRun.Policy(evaluateEvery: evaluateEvery, evaluationLearners: evaluationLearners,
-                           checkpointEvery: checkpointEvery, timeLimit: timeLimit)
+        TrainingRun.Policy(evaluateEvery: evaluateEvery, evaluationLearners: evaluationLearners, checkpointEvery: checkpointEvery)
     }
 
     func run() throws {
+        if checkFinite { FiniteCheck.isEnabled = true }
         let directory = outputDirectory
         let run: TrainingRun
         if resume {
@@ -117,7 +135,8 @@ struct Train: ParsableCommand {
             if let preset, saved.preset.name != preset {
                 throw ValidationError("--resume: the checkpoint in \(directory.path) was trained with preset \(saved.preset.name.rawValue), not \(preset.rawValue)")
             }
-            run = try TrainingRun.resume(in: directory, data: try data.load(), policy: policy, outerIterations: outer)
+            run = try TrainingRun.resume(in: directory, data: try data.load(), policy: policy, outerIterations: outer,
+                                         timeBudget: timeLimit)
             Terminal.line("resuming \(directory.path) at outer iteration \(run.state.iteration) of \(run.configuration.outerIterations)")
         } else {
             if Checkpoint.exists(in: directory) {
@@ -127,9 +146,9 @@ struct Train: ParsableCommand {
             run = try TrainingRun.start(in: directory, configuration: configuration, data: try data.load(), policy: policy)
         }
         let configuration = run.configuration
-        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(configuration.outerIterations) outer iterations, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
+        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
 
-        var progress = TrainingProgress(outerIterations: configuration.outerIterations)
+        var progress = TrainingProgress(run: run)
         try run.run { event in progress.report(event) }
         Terminal.line("meta-gradient clipped \(run.state.clippedCount) times, skipped \(run.state.skippedCount) times; checkpoint: \(run.checkpointURL.path)")
     }
@@ -138,12 +157,18 @@ struct Train: ParsableCommand {
 /// Prints a run's events: a status line per outer iteration (a permanent line every 10 on a
 /// terminal, every one in a log), and a line per evaluation and early stop.
 struct TrainingProgress {
-    let outerIterations: Int
+    let run: TrainingRun
     private var recentSeconds: [Double] = []
     private var lastAccuracy: (iteration: Int, value: Double)?
-    private let start = Date()
 
-    init(outerIterations: Int) { self.outerIterations = outerIterations }
+    init(run: TrainingRun) { self.run = run }
+
+    /// "200 outer iterations", "30m00s", or both when both limit the run.
+    static func length(of c: TrainingConfiguration) -> String {
+        let iterations = c.outerIterations == .max ? nil : "\(c.outerIterations) outer iterations"
+        let time = c.timeBudget.map { "a time budget of \(Terminal.duration($0))" }
+        return [iterations, time].compactMap { $0 }.joined(separator: " or ")
+    }
 
     mutating func report(_ event: TrainingRun.Event) {
         switch event {
@@ -151,13 +176,17 @@ struct TrainingProgress {
             recentSeconds.append(metrics.seconds)
             if recentSeconds.count > 10 { recentSeconds.removeFirst() }
             let perIteration = recentSeconds.reduce(0, +) / Double(recentSeconds.count)
-            let left = Double(outerIterations - metrics.iteration) * perIteration
-            var status = String(format: "outer %d/%d | meta-loss %.4f | grad-norm %.3g%@ | %.2f s/iter | ETA %@",
-                                metrics.iteration, outerIterations, metrics.metaLoss, metrics.gradientNorm,
-                                metrics.skipped ? " (skipped)" : (metrics.clipped ? " (clipped)" : ""), perIteration,
-                                Terminal.duration(left))
+            let c = run.configuration
+            var left = c.outerIterations == .max ? Double.infinity : Double(c.outerIterations - metrics.iteration) * perIteration
+            if let budget = c.timeBudget { left = min(left, budget - run.state.elapsedSeconds) }
+            let of = c.outerIterations == .max ? "" : "/\(c.outerIterations)"
+            var status = String(format: "outer %d%@ | meta-loss %.4f | grad-norm %.3g%@ | lr %.2g | %.2f s/iter | ETA %@",
+                                metrics.iteration, of, metrics.metaLoss, metrics.gradientNorm,
+                                metrics.skipped ? " (skipped)" : (metrics.clipped ? " (clipped)" : ""),
+                                metrics.outerLearningRate, perIteration, Terminal.duration(left))
             if let lastAccuracy { status += String(format: " | acc %.2f%% @%d", 100 * lastAccuracy.value, lastAccuracy.iteration) }
             if !Terminal.isInteractive || metrics.iteration % 10 == 0 { Terminal.line(status) } else { Terminal.status(status) }
+            if let origin = metrics.nonFiniteOrigin { Terminal.line("outer \(metrics.iteration) skipped: non-finite values started where \(origin)") }
         case .evaluationProgress(let finished, let total):
             Terminal.status("evaluating: learner \(finished)/\(total)")
         case .evaluationFinished(let record, let evaluation, let final):
@@ -170,7 +199,7 @@ struct TrainingProgress {
             break
         case .stopped(let reason, let elapsed):
             switch reason {
-            case .timeLimit: Terminal.line("time limit reached after \(Terminal.duration(elapsed))")
+            case .timeLimit: Terminal.line("time budget spent after \(Terminal.duration(elapsed)) of meta-training")
             case .requested: Terminal.line("stopped on request after \(Terminal.duration(elapsed))")
             }
         }

@@ -103,6 +103,7 @@ func withGradientRecording<R>(_ body: () throws -> R) rethrows -> R {
 /// Attaches a graph node to `output` when recording and any input requires a gradient.
 func record(_ op: String, _ output: Tensor, inputs: [Tensor], savingOutput: Bool = false,
             vjp: @escaping VJP) -> Tensor {
+    FiniteCheck.inspect(op, output, inputs: inputs)
     guard isRecordingGradients, inputs.contains(where: { $0.node != nil }) else { return output }
     let node = GradNode(op: op, shape: output.shape, inputs: inputs,
                         savedOutput: savingOutput ? output.storage : nil, vjp: vjp)

@@ -59,7 +59,7 @@ final class CLITests: XCTestCase {
         configuration.fixedWidths = LearnerWidths(conv1: 3, conv2: 4, fc: 8)
         var rng = SeededGenerator(seed: 1)
         let teacher = Teacher(preset: preset, curriculum: .full, using: &rng)
-        let state = TrainingState(teacher: teacher, adam: Adam(like: teacher.parameters.tensors), rng: rng)
+        let state = TrainingState(teacher: teacher, adam: Adam(like: teacher.parameters.tensors))
         let dir = try temporaryDirectory()
         try Checkpoint.save(state, configuration: configuration, to: dir)
         return dir

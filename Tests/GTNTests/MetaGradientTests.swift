@@ -25,6 +25,8 @@ final class MetaGradientTests: XCTestCase {
         let plan: InnerPlan
         let realImages: Tensor
         let realLabels: [Int]
+        /// When set, one real batch per inner step replaces `realImages`/`realLabels`.
+        var realBatches: [LabeledBatch]?
 
         init(curriculum: CurriculumKind = .full, perStep: Bool = true, seed: UInt64 = 1) {
             let preset = MetaGradientTests.tinyPreset(perStep: perStep)
@@ -38,15 +40,14 @@ final class MetaGradientTests: XCTestCase {
         }
 
         func metaGradient(_ mode: MemoryMode, recordedSteps: Int = 0, intermediate: Bool = false) throws -> MetaGradient {
-            try teacher.metaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages, realLabels: realLabels,
+            try teacher.metaGradient(learner: learner, initial: initial, plan: plan, realBatches: realBatches ?? [(realImages, realLabels)],
                                      mode: mode, recordedSteps: recordedSteps, intermediateLosses: intermediate)
         }
 
         func metaLoss(_ parameters: Parameters, intermediate: Bool = false) throws -> Double {
-            var moved = teacher
-            moved.parameters = parameters
-            return try moved.metaGradient(learner: learner, initial: initial, plan: plan, realImages: realImages,
-                                          realLabels: realLabels, mode: .stepwise, intermediateLosses: intermediate).metaLoss
+            var moved = self
+            moved.teacher.parameters = parameters
+            return try moved.metaGradient(.stepwise, intermediate: intermediate).metaLoss
         }
     }
 
@@ -103,6 +104,40 @@ final class MetaGradientTests: XCTestCase {
                 XCTAssertGreaterThan(abs(numeric), 1e-8, "\(group) should influence the meta-loss")
                 XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "perStep=\(perStep): \(group)")
             }
+        }
+    }
+
+    /// Intermediate losses on a fresh real batch per step, and the mean of two learners'
+    /// meta-gradients (what several learners per iteration, or several processes, compute):
+    /// both against finite differences of the corresponding meta-loss, along one random direction
+    /// over every meta-parameter.
+    func testFreshRealBatchesAndTheMeanOverLearnersMatchFiniteDifferences() throws {
+        var a = Fixture(seed: 7)
+        var rng = SeededGenerator(seed: 5)
+        a.realBatches = (0..<a.plan.steps.count).map { _ in
+            (Tensor.randomNormal([3, 1, 28, 28], dtype: .float64, using: &rng), (0..<3).map { _ in rng.nextIndex(below: 10) })
+        }
+        var b = Fixture(seed: 8)
+        b.teacher = a.teacher
+        for recorded in [0, 2] {
+            let mean = MetaGradient.mean([try a.metaGradient(.stepwise, recordedSteps: recorded, intermediate: true),
+                                          try b.metaGradient(.stepwise, recordedSteps: recorded, intermediate: true)])
+            let full = try a.metaGradient(.fullUnroll, intermediate: true)
+            XCTAssertEqual(full.metaLoss, try a.metaGradient(.stepwise, recordedSteps: recorded, intermediate: true).metaLoss,
+                           accuracy: 1e-12)
+            let p = a.teacher.parameters
+            let directions = p.tensors.map { Tensor.randomNormal($0.shape, dtype: .float64, using: &rng) }
+            let analytic = zip(mean.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+            let h = 1e-7
+            func meanLoss(_ sign: Double) throws -> Double {
+                let moved = Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * (sign * h) })
+                return (try a.metaLoss(moved, intermediate: true) + b.metaLoss(moved, intermediate: true)) / 2
+            }
+            let numeric = (try meanLoss(1) - meanLoss(-1)) / (2 * h)
+            XCTAssertGreaterThan(abs(numeric), 1e-8)
+            XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "recorded=\(recorded)")
+            XCTAssertEqual(mean.metaLoss, (try a.metaLoss(p, intermediate: true) + b.metaLoss(p, intermediate: true)) / 2,
+                           accuracy: 1e-12)
         }
     }
 }

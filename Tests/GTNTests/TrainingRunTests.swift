@@ -1,4 +1,6 @@
 import Foundation
+import NeuralNet
+import TensorEngine
 import XCTest
 @testable import GTN
 
@@ -69,7 +71,15 @@ final class TrainingRunTests: XCTestCase {
         let second = try TrainingRun.resume(in: directory, data: data, policy: Self.policy)
         XCTAssertEqual(second.startIteration, 1)
         try second.run()
-        XCTAssertEqual(try Data(contentsOf: second.checkpointURL), try Data(contentsOf: whole.checkpointURL))
+        // Everything but the wall-clock time: the teacher, Adam's moments and the counters.
+        let (_, resumed) = try Checkpoint.load(from: directory), (_, uninterrupted) = try Checkpoint.load(from: whole.directory)
+        XCTAssertEqual(resumed.iteration, uninterrupted.iteration)
+        XCTAssertEqual(resumed.adam.step, uninterrupted.adam.step)
+        XCTAssertEqual(resumed.clippedCount, uninterrupted.clippedCount)
+        for (x, y) in zip(resumed.teacher.parameters.tensors + resumed.adam.firstMoments + resumed.adam.secondMoments,
+                          uninterrupted.teacher.parameters.tensors + uninterrupted.adam.firstMoments + uninterrupted.adam.secondMoments) {
+            XCTAssertEqual(x.scalars, y.scalars)
+        }
         let strip: ([[String: Any]]) -> [String] = { rows in
             rows.map { row in
                 row.filter { !["seconds", "elapsed_seconds", "peak_memory_bytes"].contains($0.key) }
@@ -81,11 +91,11 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(strip(resumedRows), strip(try metricsRows(whole)))
     }
 
-    func testTimeLimitStopsAfterTheFirstIterationWithACheckpointAndAnEvaluation() throws {
-        var policy = Self.policy
-        policy.timeLimit = 1e-9
-        let run = try TrainingRun.start(in: try temporaryDirectory(), configuration: configuration(outer: 4),
-                                        data: TrainingTests.syntheticData, policy: policy)
+    func testTimeBudgetStopsAfterTheFirstIterationWithACheckpointAndAnEvaluation() throws {
+        var configuration = configuration(outer: 4)
+        configuration.timeBudget = 1e-9
+        let run = try TrainingRun.start(in: try temporaryDirectory(), configuration: configuration,
+                                        data: TrainingTests.syntheticData, policy: Self.policy)
         var stops: [TrainingRun.StopReason] = [], finals: [Int] = []
         try run.run { event in
             if case .stopped(let reason, _) = event { stops.append(reason) }
@@ -107,5 +117,76 @@ final class TrainingRunTests: XCTestCase {
                                                    data: TrainingTests.syntheticData)) { error in
             XCTAssertTrue("\(error)".contains("already holds a checkpoint"), "\(error)")
         }
+    }
+
+    /// With a time budget the outer learning rate's cosine follows the elapsed fraction of it,
+    /// and the elapsed time survives a checkpoint, so a resumed run continues the same schedule.
+    func testTimeBudgetDrivesTheScheduleAndSurvivesACheckpoint() throws {
+        var configuration = configuration(outer: 1000)
+        configuration.timeBudget = 100
+        let trainer = MetaTrainer(configuration: configuration, data: TrainingTests.syntheticData)
+        trainer.addElapsedTime(50)
+        XCTAssertEqual(trainer.scheduleProgress, 0.5)
+        let metrics = try trainer.step()
+        XCTAssertEqual(metrics.outerLearningRate, cosineDecay(from: 0.02, progress: 0.5, finalFraction: 0.1))
+        XCTAssertGreaterThan(trainer.state.elapsedSeconds, 50)
+        XCTAssertFalse(trainer.isFinished)
+        let directory = try temporaryDirectory()
+        try Checkpoint.save(trainer.state, configuration: configuration, to: directory)
+        let (saved, state) = try Checkpoint.load(from: directory)
+        XCTAssertEqual(saved.timeBudget, 100)
+        XCTAssertEqual(state.elapsedSeconds, trainer.state.elapsedSeconds)
+        trainer.addElapsedTime(50)
+        XCTAssertTrue(trainer.isOutOfTime)
+        XCTAssertTrue(trainer.isFinished)
+        XCTAssertEqual(trainer.scheduleProgress, 1, accuracy: 0.1)
+    }
+
+    /// K learners per iteration: the update uses the mean of the K learners' meta-gradients,
+    /// each computable on its own from (seed, iteration, learner index).
+    func testSeveralLearnersPerIterationAverageTheirMetaGradients() throws {
+        var configuration = configuration(outer: 3)
+        configuration.learnersPerIteration = 3
+        configuration.fixedWidths = nil
+        let data = TrainingTests.syntheticData
+        let trainer = MetaTrainer(configuration: configuration, data: data)
+        let reference = MetaTrainer(configuration: configuration, data: data)
+        let parts = try (0..<3).map {
+            try MetaTrainer.learnerMetaGradient(teacher: reference.state.teacher, configuration: configuration, data: data,
+                                                iteration: 0, learner: $0)
+        }
+        XCTAssertEqual(Set(parts.map(\.learner.description)).count, 3, "each learner draws its own widths")
+        let metrics = try trainer.step()
+        let expected = try reference.apply(MetaGradient.mean(parts.map(\.metaGradient)), learners: parts.map(\.learner))
+        XCTAssertEqual(metrics.metaLoss, expected.metaLoss)
+        XCTAssertEqual(metrics.metaLoss, parts.map(\.metaGradient.metaLoss).reduce(0, +) / 3, accuracy: 1e-12)
+        XCTAssertEqual(metrics.learner, parts.map(\.learner.description).joined(separator: " "))
+        for (x, y) in zip(trainer.state.teacher.parameters.tensors, reference.state.teacher.parameters.tensors) {
+            XCTAssertEqual(x.scalars, y.scalars)
+        }
+        // The same learner index at the same iteration gives the same draws in any process.
+        let again = try MetaTrainer.learnerMetaGradient(teacher: reference.state.teacher, configuration: configuration, data: data,
+                                                        iteration: 1, learner: 2)
+        let twice = try MetaTrainer.learnerMetaGradient(teacher: reference.state.teacher, configuration: configuration, data: data,
+                                                        iteration: 1, learner: 2)
+        XCTAssertEqual(again.metaGradient.metaLoss, twice.metaGradient.metaLoss)
+        XCTAssertNotEqual(again.learner.description + "\(again.metaGradient.metaLoss)",
+                          parts[2].learner.description + "\(parts[2].metaGradient.metaLoss)")
+    }
+
+    /// Rotating labels give slot i of step t the class (t·B + i) mod 10.
+    func testRotatingLabelsRotateTheClassesAcrossSteps() {
+        var preset = configuration(outer: 1).preset
+        preset.rotatingLabels = true
+        var rng = SeededGenerator(seed: 1)
+        let teacher = Teacher(preset: preset, curriculum: .full, using: &rng)
+        let plan = teacher.plan(using: &rng)
+        let B = preset.batchSize
+        for (t, step) in plan.steps.enumerated() {
+            XCTAssertEqual(step.labels, (0..<B).map { (t * B + $0) % 10 })
+        }
+        preset.rotatingLabels = false
+        let fixed = Teacher(preset: preset, curriculum: .full, using: &rng).plan(using: &rng)
+        XCTAssertTrue(fixed.steps.allSatisfy { $0.labels == (0..<B).map { $0 % 10 } })
     }
 }

@@ -47,3 +47,37 @@ final class MisuseTests: XCTestCase {
         }
     }
 }
+
+/// The opt-in finiteness check names the op where non-finite values start, not the ops that
+/// merely pass them on.
+final class FiniteCheckTests: XCTestCase {
+    override func tearDown() {
+        FiniteCheck.isEnabled = false
+        FiniteCheck.reset()
+    }
+
+    func testNamesTheOriginInTheForwardPass() {
+        FiniteCheck.reset()
+        FiniteCheck.isEnabled = true
+        let x = Tensor(shape: [3], doubles: [1, 0, 2])
+        let y = log(x) * 2 + 1
+        XCTAssertFalse(y.doubles[1].isFinite)
+        let violation = FiniteCheck.firstViolation
+        XCTAssertEqual(violation?.op, "log")
+        XCTAssertEqual(violation?.outputShape, [3])
+        XCTAssertEqual(violation?.nonFiniteCount, 1)
+        XCTAssertTrue(violation?.description.contains("'log'") ?? false)
+    }
+
+    func testFindsOriginsInTheBackwardPassAndStaysQuietWhenOff() throws {
+        let x = Tensor(shape: [2], doubles: [0, 4]).requiringGradient()
+        FiniteCheck.reset()
+        _ = try gradients(of: sqrt(x).sum(), wrt: [x])
+        XCTAssertNil(FiniteCheck.firstViolation, "disabled by default")
+        FiniteCheck.isEnabled = true
+        let g = try gradients(of: sqrt(x).sum(), wrt: [x])[0]
+        XCTAssertFalse(g.doubles[0].isFinite)
+        XCTAssertNotNil(FiniteCheck.firstViolation)
+        XCTAssertEqual(FiniteCheck.firstViolation?.outputShape, [2])
+    }
+}

@@ -1,7 +1,7 @@
 import Foundation
 import Datasets
-import Kernels
 import NeuralNet
+import Support
 import TensorEngine
 
 /// Accuracy of a trained learner on a labelled set, scored with the rule of reference §2.

@@ -1,6 +1,6 @@
 import Foundation
-import Kernels
 import NeuralNet
+import Support
 import TensorEngine
 
 /// How the meta-gradient is computed (see shared/reference/meta-gradient-notes.md).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GTN
+import Support
 import TensorEngine
 
 struct Sample: ParsableCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import GTN
+import Support
 import TensorEngine
 
 /// The architectures the search explores: 2-4 same-padded conv blocks (kernel 3 or 5, a width from

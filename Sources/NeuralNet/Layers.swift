@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import TensorEngine
 
 /// Kaiming-normal initialisation for a layer followed by a leaky ReLU of the given slope.

@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import GTN
 import NeuralNet
+import Support
 import TensorEngine
 import XCTest
 

@@ -1,7 +1,7 @@
 import Datasets
 import Foundation
-import Kernels
 import NeuralNet
+import Support
 import TensorEngine
 import XCTest
 @testable import GTN

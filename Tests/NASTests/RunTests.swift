@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import GTN
+import Support
 import TensorEngine
 import XCTest
 @testable import NAS

@@ -1,4 +1,5 @@
 import GTN
+import Support
 import TensorEngine
 import XCTest
 @testable import NAS

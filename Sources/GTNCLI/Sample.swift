@@ -1,6 +1,8 @@
 import ArgumentParser
+import FileFormats
 import Foundation
 import GTN
+import NeuralNet
 import Support
 import TensorEngine
 

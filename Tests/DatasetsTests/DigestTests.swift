@@ -1,4 +1,5 @@
 import Datasets
+import FileFormats
 import XCTest
 
 final class DigestTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Datasets
+import FileFormats
 import Foundation
 import NeuralNet
 import Support
@@ -101,9 +102,10 @@ final class TrainingTests: XCTestCase {
         // A checkpoint whose tensors do not fit its configuration.
         let trainer = MetaTrainer(configuration: Self.tinyConfiguration(), data: Self.syntheticData)
         try Checkpoint.save(trainer.state, configuration: trainer.configuration, to: dir)
-        var contents = try SafeTensors.read(from: file)
-        contents.tensors[0].tensor = Tensor.zeros([3])
-        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: file)
+        let contents = try SafeTensors.read(from: file)
+        var tensors = contents.tensors
+        tensors[0].tensor = Tensor.zeros([3])
+        try SafeTensors.write(tensors, metadata: contents.metadata, to: file)
         XCTAssertThrowsError(try Checkpoint.load(from: dir)) { error in
             XCTAssertTrue("\(error)".contains("has shape [3], expected"), "\(error)")
         }

@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
-@testable import GTN
+@testable import FileFormats
 
-final class IOAtomicFileTests: XCTestCase {
+final class AtomicFileTests: XCTestCase {
     func testWriteCreatesAndReplacesWithoutLeavingTemporaryFiles() throws {
         let directory = try temporaryDirectory()
         let url = directory.appendingPathComponent("checkpoint.bin")

@@ -1,9 +1,9 @@
 import CZlib
 import Foundation
 import XCTest
-@testable import GTN
+@testable import FileFormats
 
-final class IOPNGTests: XCTestCase {
+final class PNGTests: XCTestCase {
     func testGrayscaleEncodingDecodesToTheSamePixels() throws {
         let pixels: [UInt8] = [0, 64, 128, 255, 1, 2, 3, 4, 200, 100, 50, 25]
         let image = try DecodedPNG(PNG.encodeGray(width: 4, height: 3, pixels: pixels))

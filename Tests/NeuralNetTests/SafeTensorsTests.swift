@@ -1,9 +1,10 @@
+import FileFormats
 import Foundation
+import NeuralNet
 import TensorEngine
 import XCTest
-@testable import GTN
 
-final class IOSafetensorsTests: XCTestCase {
+final class SafeTensorsTests: XCTestCase {
     // MARK: - Round trips
 
     func testFloat32RoundTripKeepsValuesShapeAndOrder() throws {

@@ -14,7 +14,7 @@ public func accuracy(of learner: Learner, _ trained: TrainedLearner, on set: Lab
             let indices = Array(start..<min(start + batchSize, set.count))
             let (images, labels) = set.batch(indices, dtype: trained.parameters.tensors[0].dtype)
             let logits = learner(images, trained.parameters, statistics: statistics).logits
-            correct += TensorEngine.accuracy(logits: logits, labels: labels) * Double(indices.count)
+            correct += accuracy(logits: logits, labels: labels) * Double(indices.count)
             start += batchSize
         }
         return set.count == 0 ? 0 : correct / Double(set.count)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import FileFormats
 
@@ -59,12 +60,5 @@ final class AtomicFileTests: XCTestCase {
         XCTAssertThrowsError(try AtomicFile.append(line: "x", to: url)) { error in
             XCTAssertTrue("\(error)".hasPrefix(url.path + ": opening for append failed: "), "\(error)")
         }
-    }
-
-    private func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("IOAtomicFileTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
-        return directory
     }
 }

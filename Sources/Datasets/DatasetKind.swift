@@ -43,8 +43,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     }
 
     /// The four compressed files with their published checksums. MNIST: SHA-256 of the .gz
-    /// (see shared/data/mnist/README.md); Fashion-MNIST and KMNIST only publish MD5
-    /// (the values torchvision checks).
+    /// files; Fashion-MNIST and KMNIST only publish MD5 (the values torchvision checks).
     public var files: DatasetFiles {
         switch self {
         case .mnist:

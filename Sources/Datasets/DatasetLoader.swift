@@ -102,7 +102,7 @@ public struct DatasetLoader {
                 do {
                     try AtomicFile.write(data, to: destination)
                 } catch let error as AtomicFileError {
-                    throw DatasetError(error.path, "\(error.operation) failed: \(String(cString: strerror(error.code)))")
+                    throw DatasetError(error.path, "\(error.operation) failed: \(errnoString(error.code))")
                 }
                 progress?("Saved \(destination.path) (\(data.count) bytes, \(file.checksum) verified)")
                 return destination

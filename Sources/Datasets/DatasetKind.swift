@@ -1,3 +1,4 @@
+import FileFormats
 import Foundation
 
 /// The MNIST-family datasets. They share the IDX format and file names; only mirrors and
@@ -42,8 +43,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     }
 
     /// The four compressed files with their published checksums. MNIST: SHA-256 of the .gz
-    /// (see shared/data/mnist/README.md); Fashion-MNIST and KMNIST only publish MD5
-    /// (the values torchvision checks).
+    /// files; Fashion-MNIST and KMNIST only publish MD5 (the values torchvision checks).
     public var files: DatasetFiles {
         switch self {
         case .mnist:
@@ -83,8 +83,8 @@ public enum Checksum: Sendable, Equatable, CustomStringConvertible {
     /// The same kind of digest computed over `bytes`.
     func digest(of bytes: UnsafeRawBufferPointer) -> Checksum {
         switch self {
-        case .sha256: return .sha256(hexString(SHA256.hash(bytes)))
-        case .md5: return .md5(hexString(MD5.hash(bytes)))
+        case .sha256: return .sha256(Digest.hex(Digest.sha256(bytes)))
+        case .md5: return .md5(Digest.hex(Digest.md5(bytes)))
         }
     }
 
@@ -125,14 +125,4 @@ public struct DatasetFiles: Sendable, Equatable {
 enum Normalization {
     static let mean: Float = 0.1307
     static let std: Float = 0.3081
-}
-
-func hexString(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 0x0f)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }

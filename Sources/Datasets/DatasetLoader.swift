@@ -1,3 +1,4 @@
+import FileFormats
 import Foundation
 
 /// Finds the four files of a dataset in a directory (downloading the missing ones when
@@ -98,7 +99,11 @@ public struct DatasetLoader {
                     attempts.append("\(url.absoluteString) (checksum mismatch: expected \(file.checksum), got \(actual), \(data.count) bytes)")
                     continue
                 }
-                try data.withUnsafeBytes { try writeFileAtomically($0, to: destination) }
+                do {
+                    try AtomicFile.write(data, to: destination)
+                } catch let error as AtomicFileError {
+                    throw DatasetError(error.path, "\(error.operation) failed: \(errnoString(error.code))")
+                }
                 progress?("Saved \(destination.path) (\(data.count) bytes, \(file.checksum) verified)")
                 return destination
             }

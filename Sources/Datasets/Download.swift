@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Support
 
 enum Downloader {
     /// Fetches `url` into memory, blocking. Returns the body, or a one-line reason.
@@ -13,7 +14,8 @@ enum Downloader {
         let session = URLSession(configuration: config)
         defer { session.finishTasksAndInvalidate() }
 
-        let box = ResultBox()
+        // Carries the completion handler's result back to this thread.
+        let box = Locked<Result<Data, DownloadFailure>?>(nil)
         let done = DispatchSemaphore(value: 0)
         let task = session.dataTask(with: url) { data, response, error in
             let result: Result<Data, DownloadFailure>
@@ -26,24 +28,16 @@ enum Downloader {
             } else {
                 result = .failure(DownloadFailure("no data received"))
             }
-            box.set(result)
+            box.withLock { $0 = result }
             done.signal()
         }
         task.resume()
         done.wait()
-        return box.get() ?? .failure(DownloadFailure("no response"))
+        return box.withLock { $0 } ?? .failure(DownloadFailure("no response"))
     }
 }
 
 struct DownloadFailure: Error {
     let reason: String
     init(_ reason: String) { self.reason = reason }
-}
-
-/// Carries the completion handler's result back to the waiting thread.
-private final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Result<Data, DownloadFailure>?
-    func set(_ v: Result<Data, DownloadFailure>) { lock.lock(); value = v; lock.unlock() }
-    func get() -> Result<Data, DownloadFailure>? { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -1,3 +1,4 @@
+import FileFormats
 import Foundation
 
 /// Reading IDX files from disk, gzip'd (`.gz`, or any file starting with the gzip magic) or not.
@@ -31,7 +32,12 @@ public enum IDXFile {
         // The gzip magic 1f 8b can never start an IDX file (whose first two bytes are zero),
         // so sniffing is unambiguous; a `.gz` name without the magic is an error.
         if url.pathExtension == "gz" || Gzip.hasMagic(raw.bytes) {
-            let inflated = try Gzip.decompress(raw.bytes, name: path)
+            let inflated: ByteBuffer
+            do {
+                inflated = try Gzip.decompress(raw.bytes, name: path)
+            } catch let error as GzipError {
+                throw DatasetError(error.name, error.message)
+            }
             return try body(inflated.bytes)
         }
         return try body(raw.bytes)

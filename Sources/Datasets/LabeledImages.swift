@@ -1,4 +1,5 @@
-import TensorEngine
+import Support
+
 /// N images of rows×cols, normalized Float pixels row-major `[N*rows*cols]`, labels 0..<10.
 public struct LabeledImages: Sendable {
     public let count: Int

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import TensorEngine
 
 /// A space of learner architectures: 1-4 same-padded conv blocks (a kernel and a width from a

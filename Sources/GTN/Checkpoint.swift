@@ -1,5 +1,7 @@
+import FileFormats
 import Foundation
 import NeuralNet
+import Support
 import TensorEngine
 
 public struct CheckpointError: Error, CustomStringConvertible {

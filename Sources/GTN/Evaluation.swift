@@ -1,7 +1,7 @@
 import Foundation
 import Datasets
-import Kernels
 import NeuralNet
+import Support
 import TensorEngine
 
 /// Accuracy of a trained learner on a labelled set, scored with the rule of reference §2.
@@ -14,7 +14,7 @@ public func accuracy(of learner: Learner, _ trained: TrainedLearner, on set: Lab
             let indices = Array(start..<min(start + batchSize, set.count))
             let (images, labels) = set.batch(indices, dtype: trained.parameters.tensors[0].dtype)
             let logits = learner(images, trained.parameters, statistics: statistics).logits
-            correct += TensorEngine.accuracy(logits: logits, labels: labels) * Double(indices.count)
+            correct += accuracy(logits: logits, labels: labels) * Double(indices.count)
             start += batchSize
         }
         return set.count == 0 ? 0 : correct / Double(set.count)

@@ -1,4 +1,5 @@
 import NeuralNet
+import Support
 import TensorEngine
 
 /// Mean and standard deviation of MNIST pixels in [0, 1]: the normalized space images live in.

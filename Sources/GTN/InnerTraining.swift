@@ -1,5 +1,6 @@
 import Kernels
 import NeuralNet
+import Support
 import TensorEngine
 
 /// One inner SGD-with-momentum step: b' = m·b + ∇θL, θ' = θ − lr·b'.

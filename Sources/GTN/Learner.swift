@@ -1,4 +1,5 @@
 import NeuralNet
+import Support
 import TensorEngine
 
 /// Which batch means the learner's mean-only batch norm subtracts.

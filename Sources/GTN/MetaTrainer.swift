@@ -1,5 +1,6 @@
 import Foundation
 import NeuralNet
+import Support
 import TensorEngine
 
 /// What a meta-training run is: the preset (with any overrides), the curriculum variant and

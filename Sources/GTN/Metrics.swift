@@ -1,3 +1,4 @@
+import FileFormats
 import Foundation
 
 /// One outer iteration's record, as written to `metrics.jsonl`.

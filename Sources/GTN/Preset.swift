@@ -1,5 +1,5 @@
 import Foundation
-import TensorEngine
+import Support
 
 /// The three configurations of the reference (section 3): `paper`, `cpu` (the default) and `seed`.
 public struct Preset: Codable, Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Support
 import TensorEngine
 
 /// MNIST (or a sibling dataset) split as the reference's section 4 says: 50,000 training images

@@ -1,5 +1,6 @@
 import Foundation
 import NeuralNet
+import Support
 import TensorEngine
 
 /// Everything a GTN learns, as one `Parameters` value: the generator's φ (`gen.*`), the learned

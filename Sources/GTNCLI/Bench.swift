@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GTN
 import Kernels
+import Support
 import TensorEngine
 
 struct Bench: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import FileFormats
 import Foundation
 import GTN
 import NAS

@@ -1,6 +1,9 @@
 import ArgumentParser
+import FileFormats
 import Foundation
 import GTN
+import NeuralNet
+import Support
 import TensorEngine
 
 struct Sample: ParsableCommand {

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 public enum GEMMBackend: String, Sendable, CaseIterable {
     /// `GEMM.defaultBackend`.

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 public struct GEMMBenchmarkRow: Sendable {
     public let label: String
@@ -64,7 +65,7 @@ public enum KernelBenchmark {
         return rows
     }
 
-    /// The shapes of the performance notes: im2col GEMMs at batch 128 plus square 512.
+    /// The GEMMs that dominate training, im2col shapes at batch 128, plus square 512 for reference.
     public static let noteShapes: [Shape] = [
         ("conv1 M32 K9 N100352", 32, 100_352, 9, false, false),
         ("conv M64 K288 N25088", 64, 25_088, 288, false, false),
@@ -73,16 +74,6 @@ public enum KernelBenchmark {
         ("input-grad (A^T) M288 N25088 K64", 288, 25_088, 64, true, false),
         ("square 512", 512, 512, 512, false, false),
     ]
-
-    /// Formats rows as a Markdown table.
-    public static func table(_ rows: [GEMMBenchmarkRow]) -> String {
-        var out = "| shape | m | n | k | backend | threads | GFLOP/s | ms |\n|---|---|---|---|---|---|---|---|\n"
-        for r in rows {
-            out += "| \(r.label) | \(r.m) | \(r.n) | \(r.k) | \(r.backend.rawValue) | \(r.threads) | "
-                + String(format: "%.1f", r.gflops) + " | " + String(format: "%.3f", r.seconds * 1e3) + " |\n"
-        }
-        return out
-    }
 
     private static func resolve(_ backend: GEMMBackend) -> GEMMBackend {
         let b = backend == .automatic ? GEMM.defaultBackend : backend

@@ -28,11 +28,6 @@ public enum OpenBLAS {
         guard let lib = openBLASLibrary, let get = lib.getNumThreads else { return nil }
         return Int(get())
     }
-
-    public static func setThreads(_ n: Int) {
-        guard let lib = openBLASLibrary, let set = lib.setNumThreads else { return }
-        set(Int32(clamping: max(1, n)))
-    }
 }
 
 // CBLAS enum values (cblas.h): row major, no-transpose, transpose.
@@ -54,7 +49,6 @@ struct OpenBLASLibrary: @unchecked Sendable {
     let name: String
     let sgemm: CBLASSgemm
     let dgemm: CBLASDgemm
-    let setNumThreads: (@convention(c) (Int32) -> Void)?
     let getNumThreads: (@convention(c) () -> Int32)?
     let getConfig: (@convention(c) () -> UnsafePointer<CChar>?)?
     let getCorename: (@convention(c) () -> UnsafePointer<CChar>?)?
@@ -83,7 +77,6 @@ let openBLASLibrary: OpenBLASLibrary? = {
         }
         return OpenBLASLibrary(
             name: name, sgemm: sgemm, dgemm: dgemm,
-            setNumThreads: symbol("openblas_set_num_threads", as: (@convention(c) (Int32) -> Void).self),
             getNumThreads: symbol("openblas_get_num_threads", as: (@convention(c) () -> Int32).self),
             getConfig: symbol("openblas_get_config", as: (@convention(c) () -> UnsafePointer<CChar>?).self),
             getCorename: symbol("openblas_get_corename", as: (@convention(c) () -> UnsafePointer<CChar>?).self))

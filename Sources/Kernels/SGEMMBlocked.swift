@@ -1,6 +1,8 @@
+import Support
+
 // BLIS-style single-precision GEMM: packed panels around a 6×16 register-blocked micro-kernel
-// (12 SIMD8<Float> accumulators). Blocking sizes follow the performance notes; KC and MC are
-// rebalanced per problem so a K of 288 becomes one 288-deep block instead of 256 + 32.
+// (12 SIMD8<Float> accumulators). Blocking sizes are the fastest measured on the target cache
+// sizes (below); KC and MC are rebalanced per problem so a K of 288 becomes one 288-deep block instead of 256 + 32.
 
 /// Rows of C per micro-tile.
 let gemmMR = 6
@@ -41,7 +43,7 @@ final class PackBuffer: @unchecked Sendable {
 }
 
 /// Free buffers; grows to the largest number of concurrent users and then allocates nothing.
-private let packBufferPool = LockedState<[PackBuffer]>([])
+private let packBufferPool = Locked<[PackBuffer]>([])
 
 @inline(__always)
 private func withPackBuffer(_ body: (PackBuffer) -> Void) {

@@ -1,4 +1,4 @@
-import Datasets
+import FileFormats
 import Foundation
 import GTN
 
@@ -29,12 +29,4 @@ extension ShardResult {
 
     /// The conventional file name of shard `i/n`, so every task of an array job can share one command line.
     public static func fileName(for shard: ShardSpec) -> String { "nas-shard-\(shard.index)-of-\(shard.count).json" }
-}
-
-extension Digest {
-    /// SHA-256 of a file, hex: identifies the checkpoint a run used.
-    public static func fileSHA256(_ url: URL) throws -> String {
-        let data = try Data(contentsOf: url)
-        return data.withUnsafeBytes { hex(sha256($0)) }
-    }
 }

@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import GTN
 import NeuralNet
+import Support
 import TensorEngine
 
 /// How candidates are trained on real data, for the real-data proxies, the ground truth and the

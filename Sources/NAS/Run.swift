@@ -1,7 +1,8 @@
 import Datasets
+import FileFormats
 import Foundation
 import GTN
-import Kernels
+import Support
 import TensorEngine
 
 /// Everything that decides a search's results. Part of every shard file's fingerprint.
@@ -150,18 +151,18 @@ public struct NASRunner: Sendable {
                 specs = Search.randomCandidates(c.space, count: c.candidates, seed: c.seed)
             case .evolution:
                 let tracker = BestTracker(phase: .search, measure: "GTN proxy", total: c.candidates, progress: progress)
-                let measured = LockedBox<[String: Measurement]>([:])
+                let measured = Locked<[String: Measurement]>([:])
                 let proxy = self.proxy
                 let history = try Search.agingEvolution(c.space, count: c.candidates, settings: c.evolutionSettings, seed: c.seed,
                                                         workers: workers, fitness: { spec in
                                                             let m = try proxy.score(spec)
-                                                            measured.update { $0[spec.description] = m }
+                                                            measured.withLock { $0[spec.description] = m }
                                                             return m.accuracy
                                                         }, progress: { done, record in
                                                             tracker.report(done: done, candidate: record.spec.description, accuracy: record.fitness)
                                                         })
                 specs = history.map(\.spec)
-                gtn = measured.value
+                gtn = measured.withLock { $0 }
             }
             let costs = specs.map(\.estimatedCost)
             let owned = ShardAssignment(costs: costs, count: shard.count).candidates(of: shard, costs: costs)
@@ -268,14 +269,6 @@ func withSingleThreadedKernels<R>(_ body: () throws -> R) rethrows -> R {
     Parallel.setThreadCount(1)
     defer { Parallel.setThreadCount(previous) }
     return try body()
-}
-
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.lock(); defer { lock.unlock() }; return stored }
-    func update(_ body: (inout Value) -> Void) { lock.lock(); defer { lock.unlock() }; body(&stored) }
 }
 
 /// Tracks the best candidate of a phase and forwards progress.

@@ -1,6 +1,6 @@
 import Foundation
 import GTN
-import Kernels
+import Support
 import TensorEngine
 
 /// How candidates are proposed.

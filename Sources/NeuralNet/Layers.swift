@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import TensorEngine
 
 /// Kaiming-normal initialisation for a layer followed by a leaky ReLU of the given slope.
@@ -32,7 +33,7 @@ private func initializeWeightAndBias(_ name: String, shape: [Int], fanIn: Int, w
 /// ahead of time), else g · v / ‖v‖.
 private func layerWeight(_ name: String, weightNormalized: Bool, _ p: Parameters) -> Tensor {
     !weightNormalized || p.contains(name + ".w")
-        ? p[name + ".w"] : TensorEngine.weightNormalized(direction: p[name + ".v"], gain: p[name + ".g"])
+        ? p[name + ".w"] : NeuralNet.weightNormalized(direction: p[name + ".v"], gain: p[name + ".g"])
 }
 
 /// Adds `name.w` = g · v / ‖v‖ to `p`, so that calls sharing `p` normalize the weight once and

@@ -1,4 +1,5 @@
 import Kernels
+import Support
 
 /// Geometry of a stride-1 2-D convolution with square kernels and zero padding.
 struct ConvGeometry {

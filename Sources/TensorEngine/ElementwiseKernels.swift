@@ -1,4 +1,4 @@
-import Kernels
+import Support
 
 /// A scalar function of two arguments, as a type so that generic kernels specialise and inline it.
 protocol BinaryFunction {

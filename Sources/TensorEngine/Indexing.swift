@@ -1,4 +1,4 @@
-import Kernels
+import Support
 
 /// A fixed index pattern: output element i reads input element `indices[i]` (−1 reads zero).
 /// Pooling, upsampling, padding, slicing and transposition are all gathers with such a map, so one

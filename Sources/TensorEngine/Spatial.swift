@@ -1,5 +1,5 @@
 import Foundation
-import Kernels
+import Support
 
 /// Spatial ops on NCHW tensors, all expressed as gathers (see `IndexMap`).
 

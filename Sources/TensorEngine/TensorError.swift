@@ -24,3 +24,12 @@ func checked<R>(_ body: () throws -> R) -> R {
 }
 
 func describe(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+
+extension TensorError {
+    /// `check` for ops composed outside the engine (losses, normalization): they trap on misuse
+    /// with a message just like the engine's own.
+    public static func check(_ body: () throws -> Void) { TensorEngine.check(body) }
+
+    /// A shape as the messages spell it, e.g. `[2, 3]`.
+    public static func describe(_ shape: [Int]) -> String { TensorEngine.describe(shape) }
+}

@@ -1,4 +1,5 @@
 import Kernels
+import Support
 
 /// Convolution for layers with few output channels (the generator's last conv has one). im2col
 /// would copy k²·C values per output pixel to feed a GEMM with M = O, which is bound by memory.

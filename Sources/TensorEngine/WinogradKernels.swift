@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Support
 
 /// Switches for the convolution algorithms, for benchmarks that compare them.
 public enum ConvolutionOptions {

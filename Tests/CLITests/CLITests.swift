@@ -1,8 +1,11 @@
 import Datasets
+import FileFormats
 import Foundation
 import GTN
 import NeuralNet
+import Support
 import TensorEngine
+import TestSupport
 import XCTest
 
 /// The `gtn` binary, run as a user would: bad input gives a one-line error naming the problem and
@@ -40,13 +43,6 @@ final class CLITests: XCTestCase {
         process.waitUntilExit()
         return Result(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
                       error: String(decoding: errData, as: UTF8.self))
-    }
-
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gtn-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
     }
 
     /// A real checkpoint of a tiny configuration, written through the library.

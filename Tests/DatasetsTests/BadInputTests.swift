@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// Every malformed input is a DatasetError naming the file and the problem — never a crash.

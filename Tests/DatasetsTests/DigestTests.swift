@@ -1,4 +1,6 @@
 import Datasets
+import FileFormats
+import TestSupport
 import XCTest
 
 final class DigestTests: XCTestCase {

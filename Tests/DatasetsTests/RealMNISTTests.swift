@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// The real MNIST files (shared/data/mnist, or GTN_DATA_DIR).

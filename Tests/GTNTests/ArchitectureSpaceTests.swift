@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import TensorEngine
 import XCTest
 @testable import GTN

@@ -1,4 +1,5 @@
 import NeuralNet
+import Support
 import TensorEngine
 import XCTest
 @testable import GTN

@@ -1,4 +1,4 @@
-import TensorEngine
+import Support
 import XCTest
 @testable import GTN
 

@@ -1,18 +1,13 @@
 import Foundation
 import NeuralNet
+import Support
 import TensorEngine
+import TestSupport
 import XCTest
 @testable import GTN
 
 /// The run loop as a library: its cadences, events, stop conditions and resume.
 final class TrainingRunTests: XCTestCase {
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gtn-run-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     func configuration(outer: Int) -> TrainingConfiguration {
         var c = TrainingTests.tinyConfiguration()
         c.outerIterations = outer
@@ -72,14 +67,13 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(second.startIteration, 1)
         try second.run()
         // Everything but the wall-clock time: the teacher, Adam's moments and the counters.
-        let (_, resumed) = try Checkpoint.load(from: directory), (_, uninterrupted) = try Checkpoint.load(from: whole.directory)
+        let resumed: TrainingState = try Checkpoint.load(from: directory).state
+        let uninterrupted: TrainingState = try Checkpoint.load(from: whole.directory).state
         XCTAssertEqual(resumed.iteration, uninterrupted.iteration)
         XCTAssertEqual(resumed.adam.step, uninterrupted.adam.step)
         XCTAssertEqual(resumed.clippedCount, uninterrupted.clippedCount)
-        for (x, y) in zip(resumed.teacher.parameters.tensors + resumed.adam.firstMoments + resumed.adam.secondMoments,
-                          uninterrupted.teacher.parameters.tensors + uninterrupted.adam.firstMoments + uninterrupted.adam.secondMoments) {
-            XCTAssertEqual(x.scalars, y.scalars)
-        }
+        let tensors: (TrainingState) -> [Tensor] = { $0.teacher.parameters.tensors + $0.adam.firstMoments + $0.adam.secondMoments }
+        for (x, y) in zip(tensors(resumed), tensors(uninterrupted)) { XCTAssertEqual(x.scalars, y.scalars) }
         let strip: ([[String: Any]]) -> [String] = { rows in
             rows.map { row in
                 row.filter { !["seconds", "elapsed_seconds", "peak_memory_bytes"].contains($0.key) }

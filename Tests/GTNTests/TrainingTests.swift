@@ -1,8 +1,10 @@
 import Datasets
+import FileFormats
 import Foundation
-import Kernels
 import NeuralNet
+import Support
 import TensorEngine
+import TestSupport
 import XCTest
 @testable import GTN
 
@@ -21,21 +23,7 @@ final class TrainingTests: XCTestCase {
     }
 
     /// Random images stand in for MNIST where only the mechanics are under test.
-    static let syntheticData: RealData = {
-        var rng = SeededGenerator(seed: 3)
-        func set(_ n: Int) -> LabeledImages {
-            LabeledImages(count: n, rows: 28, cols: 28, pixels: (0..<(n * 784)).map { _ in Float(rng.nextNormal()) },
-                          labels: (0..<n).map { Int32($0 % 10) })
-        }
-        return RealData(splits: MNISTSplits(train: set(64), validation: set(20), test: set(30)))
-    }()
-
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gtn-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
+    static let syntheticData = RealData(splits: syntheticSplits(train: 64, validation: 20, test: 30, seed: 3))
 
     func testCheckpointRoundTrip() throws {
         let trainer = MetaTrainer(configuration: Self.tinyConfiguration(), data: Self.syntheticData)
@@ -101,9 +89,10 @@ final class TrainingTests: XCTestCase {
         // A checkpoint whose tensors do not fit its configuration.
         let trainer = MetaTrainer(configuration: Self.tinyConfiguration(), data: Self.syntheticData)
         try Checkpoint.save(trainer.state, configuration: trainer.configuration, to: dir)
-        var contents = try SafeTensors.read(from: file)
-        contents.tensors[0].tensor = Tensor.zeros([3])
-        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: file)
+        let contents = try SafeTensors.read(from: file)
+        var tensors = contents.tensors
+        tensors[0].tensor = Tensor.zeros([3])
+        try SafeTensors.write(tensors, metadata: contents.metadata, to: file)
         XCTAssertThrowsError(try Checkpoint.load(from: dir)) { error in
             XCTAssertTrue("\(error)".contains("has shape [3], expected"), "\(error)")
         }
@@ -157,7 +146,7 @@ final class TrainingTests: XCTestCase {
     /// A few outer iterations on real MNIST make the teacher better: the real-data loss of fixed
     /// learners trained on its curriculum goes down.
     func testShortRealTrainingRunImprovesTheMetaLoss() throws {
-        guard let directory = Self.mnistDirectory else { throw XCTSkip("real MNIST files not found") }
+        guard let directory = RealMNIST.directory else { throw XCTSkip("real MNIST files not found") }
         let data = try RealData(splits: DatasetLoader(kind: .mnist, directory: directory, allowDownload: false)
             .loadSplits(validationCount: 10_000, seed: 0))
         var configuration = Self.tinyConfiguration()
@@ -184,23 +173,6 @@ final class TrainingTests: XCTestCase {
         print("held-out real-data loss of learners taught for 4 steps: \(before) before meta-training, \(after) after")
         XCTAssertLessThan(after, before - 0.05, "held-out loss \(before) → \(after)")
     }
-
-    static let mnistDirectory: URL? = {
-        func holdsMNIST(_ dir: URL) -> Bool {
-            let loader = DatasetLoader(kind: .mnist, directory: dir, allowDownload: false)
-            return DatasetKind.mnist.files.all.allSatisfy { loader.locate($0) != nil }
-        }
-        if let env = ProcessInfo.processInfo.environment["GTN_DATA_DIR"], holdsMNIST(URL(fileURLWithPath: env)) {
-            return URL(fileURLWithPath: env)
-        }
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("shared/data/mnist")
-            if holdsMNIST(candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }()
 }
 
 /// Meta-training on a space of architectures (what `gtn nas` ranks) rather than one family.

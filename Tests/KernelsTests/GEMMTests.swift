@@ -1,3 +1,4 @@
+import Support
 import XCTest
 @testable import Kernels
 
@@ -230,7 +231,7 @@ final class GEMMTests: XCTestCase {
     func testConcurrentCallsAreIndependent() {
         let t = Case(transA: false, transB: true, m: 70, n: 90, k: 150, alpha: 1, beta: 0, pad: 1, seed: 7)
         let want = t.expected()
-        let results = LockedState<[Double]>([])
+        let results = Locked<[Double]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             let err = t.maxError(runSgemm(t, backend: .swift), want)
             results.withLock { $0.append(err) }

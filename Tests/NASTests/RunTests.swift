@@ -1,7 +1,9 @@
 import Datasets
 import Foundation
 import GTN
+import Support
 import TensorEngine
+import TestSupport
 import XCTest
 @testable import NAS
 
@@ -16,14 +18,7 @@ final class RunTests: XCTestCase {
         return Teacher(preset: p, curriculum: .full, using: &rng)
     }()
 
-    static let data: RealData = {
-        var rng = SeededGenerator(seed: 3)
-        func set(_ n: Int) -> LabeledImages {
-            LabeledImages(count: n, rows: 28, cols: 28, pixels: (0..<(n * 784)).map { _ in Float(rng.nextNormal()) },
-                          labels: (0..<n).map { Int32($0 % 10) })
-        }
-        return RealData(splits: MNISTSplits(train: set(20), validation: set(10), test: set(10)))
-    }()
+    static let data = RealData(splits: syntheticSplits(train: 20, validation: 10, test: 10, seed: 3))
 
     static func configuration(strategy: SearchStrategy = .random, seed: UInt64 = 1) -> NASConfiguration {
         var c = NASConfiguration()
@@ -85,13 +80,6 @@ final class RunTests: XCTestCase {
         }
         r.finalTraining?.seconds = 0
         return r
-    }
-
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("nas-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
     }
 
     func testMergedShardsGiveTheSingleProcessReport() throws {

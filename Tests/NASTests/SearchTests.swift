@@ -1,4 +1,5 @@
 import GTN
+import Support
 import TensorEngine
 import XCTest
 @testable import NAS
@@ -54,10 +55,10 @@ final class SearchTests: XCTestCase {
     }
 
     func testProgressCountsEveryCandidateOnce() throws {
-        let seen = LockedBox<[Int]>([])
+        let seen = Locked<[Int]>([])
         _ = try Search.agingEvolution(.standard, count: 13, settings: EvolutionSettings(population: 5, sampleSize: 2, childrenPerRound: 3),
-                                      seed: 1, workers: 2, fitness: Self.fitness) { done, _ in seen.update { $0.append(done) } }
-        XCTAssertEqual(seen.value, Array(1...13))
+                                      seed: 1, workers: 2, fitness: Self.fitness) { done, _ in seen.withLock { $0.append(done) } }
+        XCTAssertEqual(seen.withLock { $0 }, Array(1...13))
     }
 
     func testAnErrorInOneEvaluationStopsTheSearch() {

@@ -1,5 +1,6 @@
 import Foundation
 import NeuralNet
+import Support
 import TensorEngine
 import XCTest
 

@@ -53,7 +53,7 @@ public enum Parallel {
     /// rethrown.
     public static func map<T>(_ count: Int, workers: Int = threadCount, _ body: (Int) throws -> T,
                               onResult: ((Int, Int, T) -> Void)? = nil) throws -> [T] {
-        let failure = LockedState<Error?>(nil)
+        let failure = Locked<Error?>(nil)
         let results = mapUntilFailure(count, workers: workers, { i -> T? in
             do {
                 return try body(i)
@@ -77,7 +77,7 @@ public enum Parallel {
     private static func mapUntilFailure<T>(_ count: Int, workers: Int, _ body: (Int) -> T?,
                                            onResult: ((Int, Int, T) -> Void)?) -> [T?] {
         guard count > 0 else { return [] }
-        let state = LockedState(MapState<T>(count))
+        let state = Locked(MapState<T>(count))
         withoutActuallyEscaping(body) { body in
             let work = { (_: Int) in
                 while true {
@@ -135,19 +135,7 @@ private let serialKey: pthread_key_t = {
 
 /// Any non-nil value marks a thread as serial; the key owns no memory.
 nonisolated(unsafe) private let serialMarker = UnsafeMutableRawPointer(bitPattern: 1)
-private let threadState = LockedState(ThreadState())
-
-/// A value guarded by an NSLock (Synchronization.Mutex needs macOS 15; the package targets 14).
-final class LockedState<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
+private let threadState = Locked(ThreadState())
 
 struct UncheckedSendableBox<Value>: @unchecked Sendable { let value: Value }
 

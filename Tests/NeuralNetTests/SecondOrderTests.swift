@@ -1,5 +1,8 @@
+import NeuralNet
+import Support
+import TensorEngine
+import TestSupport
 import XCTest
-@testable import TensorEngine
 
 /// Second-order checks on whole computations: a convnet's Hessian-vector product, and the
 /// meta-gradient through unrolled SGD with momentum, both against finite differences.

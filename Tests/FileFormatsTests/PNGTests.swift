@@ -1,9 +1,10 @@
 import CZlib
 import Foundation
+import TestSupport
 import XCTest
-@testable import GTN
+@testable import FileFormats
 
-final class IOPNGTests: XCTestCase {
+final class PNGTests: XCTestCase {
     func testGrayscaleEncodingDecodesToTheSamePixels() throws {
         let pixels: [UInt8] = [0, 64, 128, 255, 1, 2, 3, 4, 200, 100, 50, 25]
         let image = try DecodedPNG(PNG.encodeGray(width: 4, height: 3, pixels: pixels))
@@ -26,7 +27,7 @@ final class IOPNGTests: XCTestCase {
         let image = try DecodedPNG(PNG.encodeGray(width: 1, height: 1, pixels: [9]))
         XCTAssertEqual(image.chunkTypes, ["IHDR", "IDAT", "IEND"])
         // Independently computed CRC of an empty IEND chunk, fixed by the PNG spec.
-        XCTAssertEqual(DecodedPNG.crc32(Array("IEND".utf8)), 0xAE42_6082)
+        XCTAssertEqual(crc32(Array("IEND".utf8)), 0xAE42_6082)
     }
 
     func testFileCommandRecognisesImage() throws {
@@ -127,7 +128,7 @@ private struct DecodedPNG {
             let length = Int(uint32(at: index))
             let type = String(decoding: bytes[(index + 4)..<(index + 8)], as: UTF8.self)
             let body = Array(bytes[(index + 8)..<(index + 8 + length)])
-            guard uint32(at: index + 8 + length) == Self.crc32(Array(bytes[(index + 4)..<(index + 8 + length)])) else {
+            guard uint32(at: index + 8 + length) == crc32(Array(bytes[(index + 4)..<(index + 8 + length)])) else {
                 throw Invalid(reason: "CRC of \(type)")
             }
             chunkTypes.append(type)
@@ -156,13 +157,4 @@ private struct DecodedPNG {
         }
     }
 
-    /// Bitwise CRC-32 (polynomial 0xEDB88320), independent of zlib's.
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes {
-            crc ^= UInt32(byte)
-            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-        }
-        return ~crc
-    }
 }

@@ -1,28 +1,56 @@
 import Foundation
-import TensorEngine
 
-/// The contents of a safetensors file: float tensors, integer tensors and string metadata.
-///
-/// Integer tensors (`I32`, or `I64` values that fit in 32 bits) are kept apart because
-/// `Tensor` holds only `Float` and `Double`; they carry labels, not parameters.
+/// One tensor of a safetensors file: its name, shape and values, in one of the element types
+/// this package reads and writes.
+public struct SafeTensorsEntry: Sendable, Equatable {
+    public enum Values: Sendable, Equatable {
+        case float32([Float])
+        case float64([Double])
+        /// `I32` values, and `I64` values that fit in 32 bits (integers carry labels, not parameters).
+        case int32([Int32])
+
+        var count: Int {
+            switch self {
+            case .float32(let values): values.count
+            case .float64(let values): values.count
+            case .int32(let values): values.count
+            }
+        }
+    }
+
+    public var name: String
+    public var shape: [Int]
+    public var values: Values
+
+    public init(name: String, shape: [Int], values: Values) {
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// The contents of a safetensors file: its tensors, in the order their bytes appear in the
+/// file, and its string metadata.
 public struct SafeTensorsFile: Sendable {
-    /// The `F32`/`F64` tensors, in the order their bytes appear in the file.
-    public var tensors: [(name: String, tensor: Tensor)]
-    /// The `I32`/`I64` tensors, in the order their bytes appear in the file.
-    public var integerTensors: [(name: String, shape: [Int], values: [Int32])]
+    public var entries: [SafeTensorsEntry]
     public var metadata: [String: String]
 
-    public init(tensors: [(name: String, tensor: Tensor)] = [],
-                integerTensors: [(name: String, shape: [Int], values: [Int32])] = [],
-                metadata: [String: String] = [:]) {
-        self.tensors = tensors
-        self.integerTensors = integerTensors
+    public init(entries: [SafeTensorsEntry] = [], metadata: [String: String] = [:]) {
+        self.entries = entries
         self.metadata = metadata
     }
 
-    /// The float tensor called `name`, if there is one.
-    public func tensor(named name: String) -> Tensor? {
-        tensors.first { $0.name == name }?.tensor
+    /// The entry called `name`, if there is one.
+    public func entry(named name: String) -> SafeTensorsEntry? {
+        entries.first { $0.name == name }
+    }
+
+    /// The integer tensors, in the order their bytes appear in the file.
+    public var integerTensors: [(name: String, shape: [Int], values: [Int32])] {
+        entries.compactMap { entry in
+            guard case .int32(let values) = entry.values else { return nil }
+            return (entry.name, entry.shape, values)
+        }
     }
 
     /// The integer tensor called `name`, if there is one.
@@ -112,12 +140,9 @@ public enum SafeTensors {
     /// The reference implementation's limit; it keeps a corrupt length from driving a huge parse.
     public static let maximumHeaderLength: UInt64 = 100_000_000
 
-    /// Writes the tensors atomically: readers see the old file or the complete new one.
-    public static func write(_ tensors: [(name: String, tensor: Tensor)],
-                             integerTensors: [(name: String, shape: [Int], values: [Int32])] = [],
-                             metadata: [String: String] = [:],
-                             to url: URL) throws {
-        let data = try encode(tensors, integerTensors: integerTensors, metadata: metadata, source: url.path)
+    /// Writes the entries atomically: readers see the old file or the complete new one.
+    public static func write(entries: [SafeTensorsEntry], metadata: [String: String] = [:], to url: URL) throws {
+        let data = try encode(entries: entries, metadata: metadata, source: url.path)
         try AtomicFile.write(data, to: url)
     }
 
@@ -131,21 +156,19 @@ public enum SafeTensors {
         return try decode(data, source: url.path)
     }
 
-    /// The file's bytes. Throws for duplicate or reserved names and for integer values that
-    /// do not fill their shape; `source` names the destination in those errors.
-    public static func encode(_ tensors: [(name: String, tensor: Tensor)],
-                              integerTensors: [(name: String, shape: [Int], values: [Int32])] = [],
-                              metadata: [String: String] = [:],
+    /// The file's bytes, entries in the given order. Throws for duplicate or reserved names and
+    /// for values that do not fill their shape; `source` names the destination in those errors.
+    public static func encode(entries: [SafeTensorsEntry], metadata: [String: String] = [:],
                               source: String = "<memory>") throws -> Data {
         func fail(_ problem: SafeTensorsError.Problem) -> SafeTensorsError {
             SafeTensorsError(source: source, problem: problem)
         }
         var names = Set<String>()
-        for name in tensors.map(\.name) + integerTensors.map(\.name) {
+        for name in entries.map(\.name) {
             guard name != metadataKey else { throw fail(.reservedName) }
             guard names.insert(name).inserted else { throw fail(.duplicateName(name)) }
         }
-        for entry in integerTensors {
+        for entry in entries {
             let expected = entry.shape.allSatisfy { $0 >= 0 } ? entry.shape.reduce(1, *) : -1
             guard expected == entry.values.count else {
                 throw fail(.valueCountMismatch(name: entry.name, shape: entry.shape, count: entry.values.count))
@@ -165,12 +188,13 @@ public enum SafeTensors {
             return SafeTensorsJSON.quoted(name)
                 + ":{\"dtype\":\"\(dtype)\",\"shape\":[\(shapeText)],\"data_offsets\":[\(offset),\(offset + byteCount)]}"
         }
-        for (name, tensor) in tensors {
-            let dtype = tensor.dtype == .float32 ? "F32" : "F64"
-            members.append(describe(name, dtype, tensor.shape, byteCount: tensor.scalarCount * tensor.dtype.byteCount))
-        }
-        for entry in integerTensors {
-            members.append(describe(entry.name, "I32", entry.shape, byteCount: entry.values.count * 4))
+        for entry in entries {
+            let (dtype, elementSize) = switch entry.values {
+            case .float32: ("F32", 4)
+            case .float64: ("F64", 8)
+            case .int32: ("I32", 4)
+            }
+            members.append(describe(entry.name, dtype, entry.shape, byteCount: entry.values.count * elementSize))
         }
 
         var header = Array(("{" + members.joined(separator: ",") + "}").utf8)
@@ -178,14 +202,12 @@ public enum SafeTensors {
         var data = Data(capacity: 8 + header.count + offset)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: header)
-        for (_, tensor) in tensors {
-            switch tensor.dtype {
-            case .float32: tensor.withUnsafeBufferPointer(as: Float.self) { appendLittleEndian($0, to: &data) }
-            case .float64: tensor.withUnsafeBufferPointer(as: Double.self) { appendLittleEndian($0, to: &data) }
+        for entry in entries {
+            switch entry.values {
+            case .float32(let values): values.withUnsafeBufferPointer { appendLittleEndian($0, to: &data) }
+            case .float64(let values): values.withUnsafeBufferPointer { appendLittleEndian($0, to: &data) }
+            case .int32(let values): values.withUnsafeBufferPointer { appendLittleEndian($0, to: &data) }
             }
-        }
-        for entry in integerTensors {
-            entry.values.withUnsafeBufferPointer { appendLittleEndian($0, to: &data) }
         }
         return data
     }
@@ -261,32 +283,25 @@ public enum SafeTensors {
         var file = SafeTensorsFile(metadata: metadata)
         for entry in entries {
             let raw = UnsafeRawBufferPointer(rebasing: buffer[entry.begin..<entry.end])
+            let values: SafeTensorsEntry.Values
             switch entry.type {
             case .f32:
-                let tensor = Tensor(shape: entry.shape, Float.self) { copyLittleEndian(raw, to: UnsafeMutableRawBufferPointer($0), elementSize: 4) }
-                file.tensors.append((entry.name, tensor))
+                values = .float32(littleEndianArray(raw, of: Float.self))
             case .f64:
-                let tensor = Tensor(shape: entry.shape, Double.self) { copyLittleEndian(raw, to: UnsafeMutableRawBufferPointer($0), elementSize: 8) }
-                file.tensors.append((entry.name, tensor))
+                values = .float64(littleEndianArray(raw, of: Double.self))
             case .i32:
-                let values = [Int32](unsafeUninitializedCapacity: raw.count / 4) { destination, initialized in
-                    copyLittleEndian(raw, to: UnsafeMutableRawBufferPointer(destination), elementSize: 4)
-                    initialized = raw.count / 4
-                }
-                file.integerTensors.append((entry.name, entry.shape, values))
+                values = .int32(littleEndianArray(raw, of: Int32.self))
             case .i64:
-                let wide = [Int64](unsafeUninitializedCapacity: raw.count / 8) { destination, initialized in
-                    copyLittleEndian(raw, to: UnsafeMutableRawBufferPointer(destination), elementSize: 8)
-                    initialized = raw.count / 8
-                }
-                var values: [Int32] = []
-                values.reserveCapacity(wide.count)
+                let wide = littleEndianArray(raw, of: Int64.self)
+                var narrow: [Int32] = []
+                narrow.reserveCapacity(wide.count)
                 for value in wide {
-                    guard let narrow = Int32(exactly: value) else { throw fail(.integerOutOfRange(name: entry.name)) }
-                    values.append(narrow)
+                    guard let value = Int32(exactly: value) else { throw fail(.integerOutOfRange(name: entry.name)) }
+                    narrow.append(value)
                 }
-                file.integerTensors.append((entry.name, entry.shape, values))
+                values = .int32(narrow)
             }
+            file.entries.append(SafeTensorsEntry(name: entry.name, shape: entry.shape, values: values))
         }
         return file
     }
@@ -355,6 +370,15 @@ public enum SafeTensors {
         #else
         for value in values { withUnsafeBytes(of: value) { data.append(contentsOf: $0.reversed()) } }
         #endif
+    }
+
+    /// The little-endian elements of `raw` in native order; the file may leave them unaligned.
+    private static func littleEndianArray<T>(_ raw: UnsafeRawBufferPointer, of type: T.Type) -> [T] {
+        let count = raw.count / MemoryLayout<T>.size
+        return [T](unsafeUninitializedCapacity: count) { destination, initialized in
+            copyLittleEndian(raw, to: UnsafeMutableRawBufferPointer(destination), elementSize: MemoryLayout<T>.size)
+            initialized = count
+        }
     }
 
     /// Copies little-endian elements into native-order storage; the file may leave them unaligned.

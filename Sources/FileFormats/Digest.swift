@@ -1,3 +1,5 @@
+import Foundation
+
 /// SHA-256 (FIPS 180-4) and MD5 (RFC 1321), just enough to verify downloads without a crypto
 /// dependency. MD5 is only here because Fashion-MNIST and KMNIST publish nothing stronger.
 public enum Digest {
@@ -6,6 +8,22 @@ public enum Digest {
     public static func md5(_ bytes: UnsafeRawBufferPointer) -> [UInt8] { MD5.hash(bytes) }
     public static func md5(_ bytes: [UInt8]) -> [UInt8] { bytes.withUnsafeBytes { MD5.hash($0) } }
     public static func hex(_ digest: [UInt8]) -> String { hexString(digest) }
+
+    /// SHA-256 of a file's contents, hex.
+    public static func fileSHA256(_ url: URL) throws -> String {
+        let data = try Data(contentsOf: url)
+        return data.withUnsafeBytes { hex(sha256($0)) }
+    }
+}
+
+private func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0x0f)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// Feeds `bytes` as 64-byte blocks, then the padding with the bit length appended

@@ -1,9 +1,11 @@
+import FileFormats
 import Foundation
+import NeuralNet
 import TensorEngine
+import TestSupport
 import XCTest
-@testable import GTN
 
-final class IOSafetensorsTests: XCTestCase {
+final class SafeTensorsTests: XCTestCase {
     // MARK: - Round trips
 
     func testFloat32RoundTripKeepsValuesShapeAndOrder() throws {
@@ -55,7 +57,7 @@ final class IOSafetensorsTests: XCTestCase {
     func testIntegerTensorsRoundTripBesideFloats() throws {
         let images = Tensor(shape: [2, 1, 2, 2], scalars: [0, 1, 2, 3, 4, 5, 6, 7])
         let labels: [Int32] = [7, -1]
-        let url = temporaryFile("export.safetensors")
+        let url = try temporaryFile("export.safetensors")
         try SafeTensors.write([("images", images), ("lr", Tensor(0.02))],
                               integerTensors: [("labels", [2], labels)], metadata: ["kind": "sample"], to: url)
         let file = try SafeTensors.read(from: url)
@@ -235,15 +237,15 @@ final class IOSafetensorsTests: XCTestCase {
     }
 
     func testErrorDescriptionNamesFileAndProblem() throws {
-        let url = temporaryFile("broken.safetensors")
+        let url = try temporaryFile("broken.safetensors")
         try Data([1, 2]).write(to: url)
         XCTAssertThrowsError(try SafeTensors.read(from: url)) { error in
             XCTAssertEqual("\(error)", "\(url.path): file is 2 bytes long, too short for the 8-byte header length")
         }
     }
 
-    func testReadingMissingFileNamesIt() {
-        let url = temporaryFile("missing.safetensors")
+    func testReadingMissingFileNamesIt() throws {
+        let url = try temporaryFile("missing.safetensors")
         XCTAssertThrowsError(try SafeTensors.read(from: url)) { error in
             guard case .unreadable = (error as? SafeTensorsError)?.problem else { return XCTFail("\(error)") }
             XCTAssertTrue("\(error)".hasPrefix(url.path + ": cannot read file"), "\(error)")
@@ -251,7 +253,7 @@ final class IOSafetensorsTests: XCTestCase {
     }
 
     func testWritingRejectsBadNamesAndCountsWithoutTouchingFile() throws {
-        let url = temporaryFile("keep.safetensors")
+        let url = try temporaryFile("keep.safetensors")
         try Data("old".utf8).write(to: url)
         let one = Tensor(1)
         let attempts: [(SafeTensorsError.Problem, () throws -> Void)] = [
@@ -300,10 +302,7 @@ final class IOSafetensorsTests: XCTestCase {
         })
     }
 
-    private func temporaryFile(_ name: String) -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("IOSafetensorsTests-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
-        return directory.appendingPathComponent(name)
+    private func temporaryFile(_ name: String) throws -> URL {
+        try temporaryDirectory().appendingPathComponent(name)
     }
 }

@@ -1,12 +1,15 @@
+import Support
+import TensorEngine
 import XCTest
-@testable import TensorEngine
 
 /// Finite-difference checks in Float64 of first derivatives (the gradient) and second derivatives
 /// (Hessian-vector products, including the cross terms between inputs) of a function of tensors.
-struct GradientChecker {
-    var rng = SeededGenerator(seed: 42)
-    var epsilon = 1e-6
-    var tolerance = 1e-6
+public struct GradientChecker {
+    public var rng = SeededGenerator(seed: 42)
+    public var epsilon = 1e-6
+    public var tolerance = 1e-6
+
+    public init() {}
 
     /// The scalar the checks differentiate: Σ r ⊙ tanh(f(x)) with fixed random weights r. The tanh
     /// gives every op, even a linear one, a non-zero second derivative to check through.
@@ -14,7 +17,7 @@ struct GradientChecker {
         { xs in (weights * tanh(f(xs))).sum() }
     }
 
-    mutating func check(_ name: String, _ inputs: [Tensor], file: StaticString = #filePath, line: UInt = #line,
+    public mutating func check(_ name: String, _ inputs: [Tensor], file: StaticString = #filePath, line: UInt = #line,
                         _ f: @escaping ([Tensor]) -> Tensor) throws {
         let xs = inputs.map { $0.converted(to: .float64) }
         let outShape = withoutGradientRecording { f(xs).shape }
@@ -65,7 +68,7 @@ struct GradientChecker {
         return result
     }
 
-    func assertClose(_ a: [Double], _ b: [Double], _ message: String, file: StaticString, line: UInt) {
+    public func assertClose(_ a: [Double], _ b: [Double], _ message: String, file: StaticString, line: UInt) {
         XCTAssertEqual(a.count, b.count, message, file: file, line: line)
         let scale = max(1, b.map(abs).max() ?? 0)
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
@@ -74,7 +77,8 @@ struct GradientChecker {
 }
 
 extension XCTestCase {
-    func random(_ shape: [Int], seed: UInt64, low: Double = -1, high: Double = 1) -> Tensor {
+    /// Uniform Float64 values in [low, high), the same for the same seed.
+    public func random(_ shape: [Int], seed: UInt64, low: Double = -1, high: Double = 1) -> Tensor {
         var rng = SeededGenerator(seed: seed)
         return Tensor.randomUniform(shape, low: low, high: high, dtype: .float64, using: &rng)
     }

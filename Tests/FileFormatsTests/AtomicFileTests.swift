@@ -1,8 +1,9 @@
 import Foundation
+import TestSupport
 import XCTest
-@testable import GTN
+@testable import FileFormats
 
-final class IOAtomicFileTests: XCTestCase {
+final class AtomicFileTests: XCTestCase {
     func testWriteCreatesAndReplacesWithoutLeavingTemporaryFiles() throws {
         let directory = try temporaryDirectory()
         let url = directory.appendingPathComponent("checkpoint.bin")
@@ -59,12 +60,5 @@ final class IOAtomicFileTests: XCTestCase {
         XCTAssertThrowsError(try AtomicFile.append(line: "x", to: url)) { error in
             XCTAssertTrue("\(error)".hasPrefix(url.path + ": opening for append failed: "), "\(error)")
         }
-    }
-
-    private func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("IOAtomicFileTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
-        return directory
     }
 }

@@ -4,56 +4,11 @@ import Glibc
 import Darwin
 #endif
 import Datasets
+import FileFormats
 import Foundation
 import XCTest
 
-// MARK: - Locating the real MNIST files
-
-enum RealMNIST {
-    /// GTN_DATA_DIR if it holds MNIST, else the first `shared/data/mnist` found walking up from
-    /// this file (/work/shared/data/mnist here, ../shared/data/mnist from the repository in CI).
-    static let directory: URL? = {
-        func holdsMNIST(_ dir: URL) -> Bool {
-            let loader = DatasetLoader(kind: .mnist, directory: dir, allowDownload: false)
-            return DatasetKind.mnist.files.all.allSatisfy { loader.locate($0) != nil }
-        }
-        if let env = ProcessInfo.processInfo.environment["GTN_DATA_DIR"], !env.isEmpty {
-            let dir = URL(fileURLWithPath: env, isDirectory: true)
-            if holdsMNIST(dir) { return dir }
-        }
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" && !dir.path.isEmpty {
-            let candidate = dir.appendingPathComponent("shared/data/mnist", isDirectory: true)
-            if holdsMNIST(candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }()
-
-    static func requireDirectory() throws -> URL {
-        guard let directory else {
-            throw XCTSkip("real MNIST files not found (set GTN_DATA_DIR or provide ../shared/data/mnist)")
-        }
-        return directory
-    }
-
-    /// Loaded once per test process: the debug-build load of ~55 MB is the slow part.
-    static let loaded: Result<(train: LabeledImages, test: LabeledImages), any Error>? = {
-        guard let directory else { return nil }
-        return Result { try DatasetLoader(kind: .mnist, directory: directory, allowDownload: false).loadTrainAndTest() }
-    }()
-
-    static func requireLoaded() throws -> (train: LabeledImages, test: LabeledImages) {
-        guard let loaded else { throw XCTSkip("real MNIST files not found") }
-        return try loaded.get()
-    }
-
-    // From shared/data/mnist/README.md.
-    static let trainHistogram = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    static let testHistogram = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-}
-
-// MARK: - Temporary directories and synthetic files
+// MARK: - A temporary directory with files written into it
 
 final class TempDir {
     let url: URL
@@ -74,49 +29,6 @@ final class TempDir {
 
     func contents() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).sorted()
-    }
-}
-
-enum IDXBytes {
-    static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
-
-    /// An image file; pixel values are a deterministic pattern unless given.
-    static func images(count: Int, rows: Int, cols: Int, pixels: [UInt8]? = nil) -> [UInt8] {
-        let data = pixels ?? (0..<count * rows * cols).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
-        return be32(2051) + be32(UInt32(count)) + be32(UInt32(rows)) + be32(UInt32(cols)) + data
-    }
-
-    static func labels(_ values: [UInt8]) -> [UInt8] {
-        be32(2049) + be32(UInt32(values.count)) + values
-    }
-}
-
-/// gzip with "stored" (uncompressed) deflate blocks: a valid gzip file built without zlib, so the
-/// tests can make well-formed and deliberately broken .gz files themselves.
-enum StoredGzip {
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xffff_ffff
-        for b in bytes {
-            crc ^= UInt32(b)
-            for _ in 0..<8 { crc = (crc >> 1) ^ (0xedb8_8320 & (0 &- (crc & 1))) }
-        }
-        return ~crc
-    }
-
-    static func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
-
-    static func compress(_ data: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]
-        var offset = 0
-        repeat {
-            let n = min(65535, data.count - offset)
-            let final: UInt8 = offset + n == data.count ? 1 : 0
-            out.append(final)  // BFINAL, BTYPE=00 (stored)
-            out += [UInt8(n & 0xff), UInt8(n >> 8), UInt8(~n & 0xff), UInt8((~n >> 8) & 0xff)]
-            out += data[offset..<offset + n]
-            offset += n
-        } while offset < data.count
-        return out + le32(crc32(data)) + le32(UInt32(truncatingIfNeeded: data.count))
     }
 }
 

@@ -1,4 +1,4 @@
-import TensorEngine
+import Support
 
 /// Seeded mini-batch indices: each epoch is a fresh permutation of `0..<count`, consumed
 /// `batchSize` at a time without replacement. Every batch has exactly `batchSize` indices; the

@@ -1,7 +1,22 @@
 import CZlib
 
-enum Gzip {
-    static func hasMagic(_ bytes: UnsafeRawBufferPointer) -> Bool {
+/// Why a gzip stream could not be inflated; `name` is the file it came from.
+public struct GzipError: Error, CustomStringConvertible, Sendable {
+    public let name: String
+    public let message: String
+
+    init(_ name: String, _ message: String) {
+        self.name = name
+        self.message = message
+    }
+
+    public var description: String { "\(name): \(message)" }
+}
+
+/// Inflating whole gzip files held in memory.
+public enum Gzip {
+    /// Whether `bytes` starts with the gzip magic 1f 8b.
+    public static func hasMagic(_ bytes: UnsafeRawBufferPointer) -> Bool {
         bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
     }
 
@@ -9,13 +24,13 @@ enum Gzip {
     /// sized from the trailer's ISIZE (the uncompressed size mod 2^32), so the common case
     /// is one allocation and one inflate call; a wrong ISIZE only costs a regrow.
     /// `name` is used in error messages.
-    static func decompress(_ input: UnsafeRawBufferPointer, name: String) throws -> ByteBuffer {
+    public static func decompress(_ input: UnsafeRawBufferPointer, name: String) throws -> ByteBuffer {
         guard hasMagic(input), let inputBase = input.baseAddress else {
             let head = input.prefix(4).map { String($0, radix: 16) }.joined(separator: " ")
-            throw DatasetError(name, "not a gzip file (expected bytes 1f 8b, found \(head.isEmpty ? "an empty file" : head))")
+            throw GzipError(name, "not a gzip file (expected bytes 1f 8b, found \(head.isEmpty ? "an empty file" : head))")
         }
         guard input.count >= 18 else {
-            throw DatasetError(name, "truncated gzip file: \(input.count) bytes is shorter than a gzip header and trailer")
+            throw GzipError(name, "truncated gzip file: \(input.count) bytes is shorter than a gzip header and trailer")
         }
         let n = input.count
         let isize = Int(UInt32(input[n - 4]) | UInt32(input[n - 3]) << 8 | UInt32(input[n - 2]) << 16 | UInt32(input[n - 1]) << 24)
@@ -26,7 +41,7 @@ enum Gzip {
         var stream = z_stream()
         // windowBits 15 + 16: expect a gzip wrapper; zlib then checks the CRC-32 and ISIZE.
         guard czlib_inflate_init2(&stream, 15 + 16) == Z_OK else {
-            throw DatasetError(name, "zlib inflateInit2 failed")
+            throw GzipError(name, "zlib inflateInit2 failed")
         }
         defer { inflateEnd(&stream) }
 
@@ -56,25 +71,25 @@ enum Gzip {
                 // Another gzip member follows (as `cat a.gz b.gz` produces); anything else is garbage.
                 let rest = UnsafeRawBufferPointer(start: inputBase + (n - remaining), count: remaining)
                 guard hasMagic(rest) else {
-                    throw DatasetError(name, "\(remaining) bytes of trailing garbage after the gzip stream")
+                    throw GzipError(name, "\(remaining) bytes of trailing garbage after the gzip stream")
                 }
-                guard inflateReset(&stream) == Z_OK else { throw DatasetError(name, "zlib inflateReset failed") }
+                guard inflateReset(&stream) == Z_OK else { throw GzipError(name, "zlib inflateReset failed") }
             case Z_OK, Z_BUF_ERROR:
                 // Out of output room: grow and continue. Out of input before the end: truncated.
                 if stream.avail_out == 0 { continue }
                 if stream.avail_in == 0 {
                     if consumed < n { continue }  // more input to feed
-                    throw DatasetError(name, "truncated gzip stream: the compressed data ends before the end of the stream (\(n) bytes read, \(output.count) bytes inflated)")
+                    throw GzipError(name, "truncated gzip stream: the compressed data ends before the end of the stream (\(n) bytes read, \(output.count) bytes inflated)")
                 }
                 // Input and output room left but no progress: never loop on it.
-                if status == Z_BUF_ERROR { throw DatasetError(name, "corrupt gzip data: inflate cannot make progress") }
+                if status == Z_BUF_ERROR { throw GzipError(name, "corrupt gzip data: inflate cannot make progress") }
             case Z_DATA_ERROR:
                 let detail = stream.msg.map { String(cString: $0) } ?? "invalid data"
-                throw DatasetError(name, "corrupt gzip data: \(detail)")
+                throw GzipError(name, "corrupt gzip data: \(detail)")
             case Z_MEM_ERROR:
-                throw DatasetError(name, "zlib ran out of memory")
+                throw GzipError(name, "zlib ran out of memory")
             default:
-                throw DatasetError(name, "zlib inflate failed with status \(status)")
+                throw GzipError(name, "zlib inflate failed with status \(status)")
             }
         }
     }

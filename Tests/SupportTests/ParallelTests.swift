@@ -1,5 +1,5 @@
+import Support
 import XCTest
-@testable import Kernels
 
 final class ParallelTests: XCTestCase {
     func testThreadCountIsPositiveAndOverridable() {
@@ -12,7 +12,7 @@ final class ParallelTests: XCTestCase {
 
     func testForEachChunkVisitsEveryChunkOnce() {
         for chunks in [0, 1, 2, 7, 64] {
-            let seen = LockedState([Int](repeating: 0, count: chunks))
+            let seen = Locked([Int](repeating: 0, count: chunks))
             Parallel.forEachChunk(chunks) { i in seen.withLock { $0[i] += 1 } }
             XCTAssertEqual(seen.withLock { $0 }, [Int](repeating: 1, count: chunks), "chunks \(chunks)")
         }
@@ -20,8 +20,8 @@ final class ParallelTests: XCTestCase {
 
     func testForRangesCoversEveryIndexOnce() {
         for (count, minParallel) in [(0, 1), (1, 1), (5, 1), (1000, 1), (1001, 10), (100_003, 65_536), (70_000, 1_000_000)] {
-            let seen = LockedState([Int](repeating: 0, count: count))
-            let calls = LockedState(0)
+            let seen = Locked([Int](repeating: 0, count: count))
+            let calls = Locked(0)
             Parallel.forRanges(count, minParallel: minParallel) { range in
                 calls.withLock { $0 += 1 }
                 seen.withLock { s in for i in range { s[i] += 1 } }
@@ -36,14 +36,14 @@ final class ParallelTests: XCTestCase {
     func testForRangesSplitsLargeWorkWhenThreadsAvailable() throws {
         Parallel.setThreadCount(2)
         defer { Parallel.setThreadCount(nil) }
-        let calls = LockedState(0)
+        let calls = Locked(0)
         Parallel.forRanges(200_000) { _ in calls.withLock { $0 += 1 } }
         XCTAssertEqual(calls.withLock { $0 }, 2)
     }
 
     func testMapReturnsResultsInOrderAndRunsItemsSerially() {
         for (count, workers) in [(0, 2), (1, 2), (7, 1), (64, 3)] {
-            let reports = LockedState([Int]())
+            let reports = Locked([Int]())
             let values = Parallel.map(count, workers: workers) { i -> (square: Int, threads: Int) in
                 (i * i, Parallel.threadCount)
             } onResult: { finished, _, _ in reports.withLock { $0.append(finished) } }
@@ -55,7 +55,7 @@ final class ParallelTests: XCTestCase {
 
     func testThrowingMapStopsAtTheFirstErrorAndRethrowsIt() {
         struct Failure: Error, Equatable { let index: Int }
-        let started = LockedState(0)
+        let started = Locked(0)
         XCTAssertThrowsError(try Parallel.map(1000, workers: 2) { i -> Int in
             started.withLock { $0 += 1 }
             if i == 3 { throw Failure(index: i) }
@@ -63,17 +63,5 @@ final class ParallelTests: XCTestCase {
         }) { XCTAssertEqual($0 as? Failure, Failure(index: 3)) }
         XCTAssertLessThan(started.withLock { $0 }, 1000, "items after the failure must not all start")
         XCTAssertEqual(try Parallel.map(5) { i throws -> Int in i + 1 }, [1, 2, 3, 4, 5])
-    }
-}
-
-final class CPUFeaturesTests: XCTestCase {
-    func testThisMachineHasRequiredFeatures() {
-        XCTAssertNil(CPUFeatures.missingRequiredFeatures())
-        #if arch(x86_64) && os(Linux)
-        // Guards against the check passing only because the flags could not be read.
-        let flags = CPUFeatures.cpuFlags()
-        XCTAssertNotNil(flags)
-        XCTAssertTrue(flags?.contains("avx2") ?? false)
-        #endif
     }
 }

@@ -11,10 +11,11 @@ struct InnerStepResult {
     let loss: Tensor
 }
 
+/// The loss trains toward `targets` (class probabilities) when given, else toward `labels`.
 func innerStep(_ learner: Learner, parameters θ: Parameters, buffers: Parameters, images: Tensor, labels: [Int],
-               learningRate lr: Tensor, momentum m: Tensor, createGraph: Bool) throws -> InnerStepResult {
+               targets: Tensor? = nil, learningRate lr: Tensor, momentum m: Tensor, createGraph: Bool) throws -> InnerStepResult {
     let (logits, means) = learner(images, θ)
-    let loss = crossEntropy(logits: logits, labels: labels)
+    let loss = trainingLoss(logits, labels: labels, targets: targets)
     let g = try gradients(of: loss, wrt: θ.tensors, createGraph: createGraph)
     let update = {
         let newBuffers = Parameters(names: buffers.names, tensors: zip(buffers.tensors, g).map { m * $0 + $1 })
@@ -22,6 +23,11 @@ func innerStep(_ learner: Learner, parameters θ: Parameters, buffers: Parameter
     }
     let (next, newBuffers) = createGraph ? update() : withoutGradientRecording(update)
     return InnerStepResult(parameters: next, buffers: newBuffers, means: means, loss: loss)
+}
+
+/// Cross-entropy against soft targets when a step has them, else against its labels.
+func trainingLoss(_ logits: Tensor, labels: [Int], targets: Tensor?) -> Tensor {
+    targets.map { crossEntropy(logits: logits, probabilities: $0) } ?? crossEntropy(logits: logits, labels: labels)
 }
 
 /// The outcome of training a learner on a teacher's curriculum.
@@ -33,10 +39,11 @@ public struct TrainedLearner {
 }
 
 /// Trains `learner` from `initial` for `steps` SGD-with-momentum steps without a meta-graph
-/// (evaluation, baselines, NAS). `batch(t)` gives step t's images and labels; `observe` sees the
-/// parameters and scoring means after each step.
+/// (evaluation, baselines, NAS). `batch(t)` gives step t's images and labels, `targets(t)` any
+/// soft targets that replace the labels; `observe` sees the parameters and scoring means after
+/// each step.
 public func trainLearner(_ learner: Learner, from initial: Parameters, steps: Int,
-                         batch: (Int) throws -> (images: Tensor, labels: [Int]),
+                         batch: (Int) throws -> (images: Tensor, labels: [Int]), targets: (Int) -> Tensor? = { _ in nil },
                          learningRate: (Int) -> Double, momentum: (Int) -> Double,
                          observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
     var θ = initial.detached()
@@ -46,7 +53,8 @@ public func trainLearner(_ learner: Learner, from initial: Parameters, steps: In
     for t in 0..<steps {
         let (images, labels) = try batch(t)
         let step = try innerStep(learner, parameters: θ.requiringGradient(), buffers: buffers, images: images.detached(),
-                                 labels: labels, learningRate: Tensor(learningRate(t), dtype: images.dtype),
+                                 labels: labels, targets: targets(t)?.detached(),
+                                 learningRate: Tensor(learningRate(t), dtype: images.dtype),
                                  momentum: Tensor(momentum(t), dtype: images.dtype), createGraph: false)
         θ = step.parameters.detached()
         buffers = step.buffers.detached()
@@ -60,24 +68,36 @@ public func trainLearner(_ learner: Learner, from initial: Parameters, steps: In
 /// One inner step's training data: images and their labels.
 public typealias LabeledBatch = (images: Tensor, labels: [Int])
 
+/// One generated step of a curriculum: images, the labels they were generated for, and the
+/// learned soft targets when the teacher has them.
+public struct SyntheticBatch: Sendable {
+    public let images: Tensor
+    public let labels: [Int]
+    public let targets: Tensor?
+}
+
 extension Teacher {
-    /// Every step's generated images (detached) and labels for `plan`: what learners train on
-    /// outside meta-training, generated once for any number of them. The steps are generated
-    /// side by side, one core each, so the images do not depend on the core count.
-    public func syntheticBatches(for plan: InnerPlan) -> [LabeledBatch] {
+    /// Every step's generated images (detached), labels and soft targets for `plan`: what
+    /// learners train on outside meta-training, generated once for any number of them. The steps
+    /// are generated side by side, one core each, so the images do not depend on the core count.
+    public func syntheticBatches(for plan: InnerPlan) -> [SyntheticBatch] {
         let fixed = withoutGradientRecording { generator.resolvingWeights(parameters.detached()) }
         return Parallel.map(plan.steps.count) { t in
-            withoutGradientRecording { (batch(t, of: plan, fixed).detached(), plan.steps[t].labels) }
+            withoutGradientRecording {
+                SyntheticBatch(images: batch(t, of: plan, fixed).detached(), labels: plan.steps[t].labels,
+                               targets: targets(t, of: plan, fixed)?.detached())
+            }
         }
     }
 
     /// Trains `learner` on batches from `syntheticBatches(for:)` with the learned learning rates
     /// and momenta.
-    public func train(_ learner: Learner, from initial: Parameters, batches: [LabeledBatch],
+    public func train(_ learner: Learner, from initial: Parameters, batches: [SyntheticBatch],
                       observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
         let lrs = innerLearningRates, momenta = innerMomenta
-        return try trainLearner(learner, from: initial, steps: batches.count, batch: { batches[$0] },
-                                learningRate: { lrs[$0] }, momentum: { momenta[$0] }, observe: observe)
+        return try trainLearner(learner, from: initial, steps: batches.count, batch: { (batches[$0].images, batches[$0].labels) },
+                                targets: { batches[$0].targets }, learningRate: { lrs[$0] }, momentum: { momenta[$0] },
+                                observe: observe)
     }
 
     /// Trains `learner` on this teacher's curriculum with the learned learning rates and momenta.

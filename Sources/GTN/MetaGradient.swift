@@ -185,9 +185,11 @@ private struct MetaGradientSweep {
         var trajectory = Trajectory(parameters: [initial.detached()],
                                     buffers: [initial.map { Tensor.zeros($0.shape, dtype: $0.dtype) }])
         for t in 0..<tailStart {
-            let images = withoutGradientRecording { teacher.batch(t, of: plan, resolved.values) }
+            let (images, targets) = withoutGradientRecording {
+                (teacher.batch(t, of: plan, resolved.values), teacher.targets(t, of: plan, resolved.values))
+            }
             let step = try innerStep(learner, parameters: trajectory.parameters[t].requiringGradient(),
-                                     buffers: trajectory.buffers[t], images: images, labels: plan.steps[t].labels,
+                                     buffers: trajectory.buffers[t], images: images, labels: plan.steps[t].labels, targets: targets,
                                      learningRate: learningRates[t], momentum: momenta[t], createGraph: false)
             trajectory.parameters.append(step.parameters.detached())
             trajectory.buffers.append(step.buffers.detached())
@@ -256,7 +258,8 @@ extension MetaGradientSweep {
         var innerLosses: [Double] = []
         for t in tailStart..<stepCount {
             let step = try innerStep(learner, parameters: θ, buffers: b, images: teacher.batch(t, of: plan, meta),
-                                     labels: plan.steps[t].labels, learningRate: lrLeaves[t - tailStart],
+                                     labels: plan.steps[t].labels, targets: teacher.targets(t, of: plan, meta),
+                                     learningRate: lrLeaves[t - tailStart],
                                      momentum: momentumLeaves[t - tailStart], createGraph: true)
             θ = step.parameters
             b = step.buffers
@@ -326,7 +329,7 @@ extension MetaGradientSweep {
         let meta = resolved.values.requiringGradient()
         let θ = trajectory.parameters[t].requiringGradient()
         let (logits, μ) = learner(teacher.batch(t, of: plan, meta), θ)
-        let loss = crossEntropy(logits: logits, labels: plan.steps[t].labels)
+        let loss = trainingLoss(logits, labels: plan.steps[t].labels, targets: teacher.targets(t, of: plan, meta))
         let g = try gradients(of: loss, wrt: θ.tensors, createGraph: true)
         var s = Tensor.zeros([], dtype: dtype)
         for (gi, bar) in zip(g, gradientBar) { s = s + (gi * bar).sum() }

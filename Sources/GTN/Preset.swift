@@ -45,6 +45,9 @@ public struct Preset: Codable, Sendable, Equatable {
     /// Slot i of step t has class (t·B + i) mod 10, so the classes that a batch of B holds one
     /// fewer of change from step to step; otherwise every step has classes i mod 10.
     public var rotatingLabels: Bool
+    /// Each curriculum slot also learns its label: logits [T·B, 10] whose softmax the learner
+    /// trains toward, initialised near the slot's one-hot class (learned curricula only).
+    public var learnedSoftLabels = false
     /// How meta-gradients are computed unless a run says otherwise. Full unroll is faster (no
     /// recomputation); the larger presets need stepwise recomputation to stay within a few GiB.
     public var memoryMode: MemoryMode
@@ -93,7 +96,7 @@ public struct Preset: Codable, Sendable, Equatable {
 extension Preset {
     private enum CodingKeys: String, CodingKey {
         case name, noiseSize, generator, learner, widthRanges, steps, batchSize, perStepOptimizer
-        case initialInnerLearningRate, initialInnerMomentum, outerLearningRate, outerIterations, rotatingLabels, memoryMode, recordedStepsFraction
+        case initialInnerLearningRate, initialInnerMomentum, outerLearningRate, outerIterations, rotatingLabels, learnedSoftLabels, memoryMode, recordedStepsFraction
     }
 
     /// Checkpoints written before the memory settings were stored fields get the values their
@@ -113,6 +116,7 @@ extension Preset {
         outerLearningRate = try c.decode(Double.self, forKey: .outerLearningRate)
         outerIterations = try c.decode(Int.self, forKey: .outerIterations)
         rotatingLabels = try c.decodeIfPresent(Bool.self, forKey: .rotatingLabels) ?? false
+        learnedSoftLabels = try c.decodeIfPresent(Bool.self, forKey: .learnedSoftLabels) ?? false
         memoryMode = try c.decodeIfPresent(MemoryMode.self, forKey: .memoryMode) ?? (name == .cpu ? .fullUnroll : .stepwise)
         recordedStepsFraction = try c.decodeIfPresent(Double.self, forKey: .recordedStepsFraction) ?? (name == .paper ? 0.5 : 0)
     }

@@ -12,7 +12,7 @@ struct Sample: ParsableCommand {
         discussion: """
         The grid has one row per inner step and one column per batch slot (the class is written above \
         each column). --export writes the T×B generated images (`images` [T,B,1,28,28] in normalized \
-        space), their `labels` [T,B] and the learned `lr` [T] and `momentum` [T], so any framework can \
+        space), their `labels` [T,B], the learned `soft_labels` [T,B,10] when the teacher has them, and the learned `lr` [T] and `momentum` [T], so any framework can \
         train on exactly what the learners see.
         """)
 
@@ -43,10 +43,8 @@ struct Sample: ParsableCommand {
         var rng = SeededGenerator(seed: seed ^ 0x5EED)
         let plan = teacher.plan(using: &rng)
         let T = plan.steps.count, B = teacher.preset.batchSize
-        let images = withoutGradientRecording {
-            let resolved = teacher.generator.resolvingWeights(teacher.parameters)
-            return (0..<T).map { teacher.batch($0, of: plan, resolved) }
-        }
+        let batches = teacher.syntheticBatches(for: plan)
+        let images = batches.map(\.images)
 
         if let out {
             let shown = min(columns, B)
@@ -58,20 +56,26 @@ struct Sample: ParsableCommand {
                     grid.setCell(row: t, column: c, pixels: Array(values[(c * 784)..<((c + 1) * 784)]))
                 }
             }
-            for c in 0..<shown { grid.setColumnLabel(c, text: "\(plan.steps[0].labels[c])") }
+            // Column labels hold only when every step gives a slot the same class (not with rotating labels).
+            if plan.steps.allSatisfy({ $0.labels == plan.steps[0].labels }) {
+                for c in 0..<shown { grid.setColumnLabel(c, text: "\(plan.steps[0].labels[c])") }
+            }
             try AtomicFile.write(grid.pngData(), to: URL(fileURLWithPath: out))
             Terminal.line("wrote \(T)×\(shown) grid to \(out)")
         }
         if let export {
             let all = concat(images, alongAxis: 0).reshaped(to: [T, B, 1, 28, 28])
             let labels = plan.steps.flatMap { $0.labels.map(Int32.init) }
-            try SafeTensors.write([("images", all),
-                                   ("lr", Tensor(shape: [T], doubles: teacher.innerLearningRates).converted(to: .float32)),
-                                   ("momentum", Tensor(shape: [T], doubles: teacher.innerMomenta).converted(to: .float32))],
+            var tensors = [("images", all),
+                           ("lr", Tensor(shape: [T], doubles: teacher.innerLearningRates).converted(to: .float32)),
+                           ("momentum", Tensor(shape: [T], doubles: teacher.innerMomenta).converted(to: .float32))]
+            let targets = batches.compactMap(\.targets)
+            if targets.count == T { tensors.append(("soft_labels", concat(targets, alongAxis: 0).reshaped(to: [T, B, 10]))) }
+            try SafeTensors.write(tensors,
                                   integerTensors: [("labels", [T, B], labels)],
                                   metadata: ["preset": teacher.preset.name.rawValue, "curriculum": teacher.curriculum.rawValue],
                                   to: URL(fileURLWithPath: export))
-            Terminal.line("exported \(T)×\(B) images, labels, lr and momentum to \(export)")
+            Terminal.line("exported \(T)×\(B) images, labels\(targets.isEmpty ? "" : ", learned soft labels"), lr and momentum to \(export)")
         }
     }
 }

@@ -74,6 +74,9 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("rotating-labels"), inversion: .prefixedNo, help: "Slot i of inner step t has class (t·B + i) mod 10, rotating which classes a batch holds fewer of (default: the preset's).")
     var rotatingLabels: Bool?
 
+    @Flag(name: .customLong("soft-labels"), inversion: .prefixedNo, help: "Learn a soft label per curriculum slot (logits [T·B, 10], starting near the slot's class); learners train toward their softmax (default: the preset's; learned curricula only).")
+    var softLabels: Bool?
+
     @Flag(name: .customLong("check-finite"), help: "Check every op's output for NaN and infinity (slower), and name the op where a skipped iteration's non-finite values started (also: GTN_CHECK_FINITE=1).")
     var checkFinite = false
 
@@ -89,6 +92,9 @@ struct Train: ParsableCommand {
         try requirePositive(evaluationLearners, "--eval-learners")
         try requirePositive(checkpointEvery, "--checkpoint-every")
         try requirePositive(learnersPerIteration, "--learners-per-iteration")
+        if softLabels == true && curriculum == .none {
+            throw ValidationError("--soft-labels learns a label per curriculum slot; the none curriculum has no slots (it draws fresh noise and labels)")
+        }
         try requirePositive(metaBatch, "--meta-batch")
         if evaluateEvery < 0 { throw ValidationError("--eval-every must be ≥ 0, got \(evaluateEvery)") }
         if let innerLearningRate, !(innerLearningRate > 0) { throw ValidationError("--inner-lr must be positive, got \(innerLearningRate)") }
@@ -109,6 +115,7 @@ struct Train: ParsableCommand {
         if let batch { p.batchSize = batch }
         if let innerLearningRate { p.initialInnerLearningRate = innerLearningRate }
         if let rotatingLabels { p.rotatingLabels = rotatingLabels }
+        if let softLabels { p.learnedSoftLabels = softLabels }
         var c = TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
         c.timeBudget = timeLimit
         if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration }

@@ -112,7 +112,7 @@ public struct GTNProxy: Sendable {
     public let steps: Int
     public let generationSeconds: Double
     private let teacher: Teacher
-    private let batches: [LabeledBatch]
+    private let batches: [SyntheticBatch]
 
     public init(teacher: Teacher, trainer: RealTrainer) {
         let start = Date()

@@ -7,7 +7,7 @@ import TensorEngine
 /// The meta-gradient on a tiny configuration in Float64: both memory modes agree, and both match
 /// finite differences of the meta-loss.
 final class MetaGradientTests: XCTestCase {
-    static func tinyPreset(perStep: Bool = true) -> Preset {
+    static func tinyPreset(perStep: Bool = true, softLabels: Bool = false) -> Preset {
         var p = Preset.named(.cpu)
         p.noiseSize = 4
         p.generator = .weightNormalized(channels: 2, middle: 2)
@@ -16,6 +16,7 @@ final class MetaGradientTests: XCTestCase {
         p.batchSize = 4
         p.perStepOptimizer = perStep
         p.initialInnerLearningRate = 0.1
+        p.learnedSoftLabels = softLabels
         return p
     }
 
@@ -29,8 +30,8 @@ final class MetaGradientTests: XCTestCase {
         /// When set, one real batch per inner step replaces `realImages`/`realLabels`.
         var realBatches: [LabeledBatch]?
 
-        init(curriculum: CurriculumKind = .full, perStep: Bool = true, seed: UInt64 = 1) {
-            let preset = MetaGradientTests.tinyPreset(perStep: perStep)
+        init(curriculum: CurriculumKind = .full, perStep: Bool = true, softLabels: Bool = false, seed: UInt64 = 1) {
+            let preset = MetaGradientTests.tinyPreset(perStep: perStep, softLabels: softLabels)
             var rng = SeededGenerator(seed: seed)
             teacher = Teacher(preset: preset, curriculum: curriculum, dtype: .float64, using: &rng)
             learner = Learner(architecture: .weightNormalized, widths: preset.widthRanges.sample(using: &rng))
@@ -139,6 +140,34 @@ final class MetaGradientTests: XCTestCase {
             XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "recorded=\(recorded)")
             XCTAssertEqual(mean.metaLoss, (try a.metaLoss(p, intermediate: true) + b.metaLoss(p, intermediate: true)) / 2,
                            accuracy: 1e-12)
+        }
+    }
+
+    /// Learned soft labels: the learner's loss is cross-entropy toward softmax(label logits), so
+    /// the label logits get a meta-gradient through every inner step. Checked against finite
+    /// differences, and stepwise against full unroll, for a learned and a shuffled curriculum.
+    func testSoftLabelMetaGradientMatchesFiniteDifferences() throws {
+        for curriculum in [CurriculumKind.full, .allShuffled] {
+            let f = Fixture(curriculum: curriculum, softLabels: true, seed: 9)
+            let p = f.teacher.parameters
+            XCTAssertEqual(p[Teacher.labelLogitsName].shape, [f.plan.steps.count * 4, 10])
+            let g = try f.metaGradient(.stepwise, recordedSteps: 1, intermediate: true)
+            let full = try f.metaGradient(.fullUnroll, intermediate: true)
+            let k = try XCTUnwrap(p.names.firstIndex(of: Teacher.labelLogitsName))
+            let worst = zip(g.gradients[k].doubles, full.gradients[k].doubles).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-10 * max(1, g.gradients[k].doubles.map(abs).max() ?? 0))
+            var rng = SeededGenerator(seed: 4)
+            let directions = p.names.map { name in
+                name == Teacher.labelLogitsName ? Tensor.randomNormal(p[name].shape, dtype: .float64, using: &rng)
+                                                : Tensor.zeros(p[name].shape, dtype: .float64)
+            }
+            let analytic = zip(g.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+            let h = 1e-7
+            let up = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * h }), intermediate: true)
+            let down = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 - $1 * h }), intermediate: true)
+            let numeric = (up - down) / (2 * h)
+            XCTAssertGreaterThan(abs(numeric), 1e-8, "soft labels should influence the meta-loss")
+            XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "\(curriculum)")
         }
     }
 }

@@ -137,7 +137,7 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
 /// to a multiple of 8 so the data is aligned), then the data buffer. The header maps each
 /// tensor name to its dtype, shape and `[begin, end)` byte offsets into the buffer.
 public enum SafeTensors {
-    /// The reference implementation's limit; it keeps a corrupt length from driving a huge parse.
+    /// The safetensors project's own limit; it keeps a corrupt length from driving a huge parse.
     public static let maximumHeaderLength: UInt64 = 100_000_000
 
     /// Writes the entries atomically: readers see the old file or the complete new one.
@@ -270,7 +270,7 @@ public enum SafeTensors {
             }
         }
 
-        // Every byte of the buffer must belong to exactly one tensor, as the reference requires.
+        // Every byte of the buffer must belong to exactly one tensor, as the safetensors format requires.
         entries.sort { ($0.begin, $0.end, $0.headerIndex) < ($1.begin, $1.end, $1.headerIndex) }
         var covered = 0
         for (position, entry) in entries.enumerated() {

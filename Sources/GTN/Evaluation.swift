@@ -4,7 +4,7 @@ import NeuralNet
 import Support
 import TensorEngine
 
-/// Accuracy of a trained learner on a labelled set, scored with the rule of reference §2.
+/// Accuracy of a trained learner on a labelled set, scored with the rule of docs/gtn.md §6.
 public func accuracy(of learner: Learner, _ trained: TrainedLearner, on set: LabeledImages, batchSize: Int = 1000) -> Double {
     withoutGradientRecording {
         let statistics = learner.scoringStatistics(trained.scoringMeans)
@@ -21,7 +21,7 @@ public func accuracy(of learner: Learner, _ trained: TrainedLearner, on set: Lab
     }
 }
 
-/// GTN-T accuracy (reference §5): K fresh learners trained for T steps on the teacher's
+/// GTN-T accuracy (docs/gtn.md §9): K fresh learners trained for T steps on the teacher's
 /// curriculum and scored on a labelled set.
 public struct GTNEvaluation: Codable, Sendable {
     public let steps: Int
@@ -40,7 +40,7 @@ public struct GTNEvaluation: Codable, Sendable {
     }
 }
 
-/// The real-data baseline of reference §5: the same learners trained T steps on real batches.
+/// The real-data baseline of docs/gtn.md §9: the same learners trained T steps on real batches.
 public struct RealBaseline: Codable, Sendable {
     public struct Row: Codable, Sendable {
         public let learningRate: Double

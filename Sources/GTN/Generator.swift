@@ -102,8 +102,8 @@ public struct WeightNormalizedGenerator: GeneratorNetwork {
     }
 }
 
-/// The seed README's generator: plain FC layers to 128×28×28, two convs, and a tanh mapped to
-/// the pixel range [0, 1] before normalization (about 103 M parameters).
+/// The seed project's generator (docs/gtn.md §3): plain FC layers to 128×28×28, two convs, and
+/// a tanh mapped to the pixel range [0, 1] before normalization (about 103 M parameters).
 public struct SeedPresetGenerator: GeneratorNetwork {
     let fc1: LinearLayer, bn1: BatchNormLayer, fc2: LinearLayer, bn2: BatchNormLayer
     let conv1: Conv2dLayer, bn3: BatchNormLayer, conv2: Conv2dLayer, bn4: BatchNormLayer

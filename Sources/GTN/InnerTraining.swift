@@ -33,7 +33,7 @@ func trainingLoss(_ logits: Tensor, labels: [Int], targets: Tensor?) -> Tensor {
 /// The outcome of training a learner on a teacher's curriculum.
 public struct TrainedLearner {
     public let parameters: Parameters
-    /// The means of the last synthetic batch, which scoring uses (reference §2).
+    /// The means of the last synthetic batch, which scoring uses (docs/gtn.md §6).
     public let scoringMeans: [Tensor]
     public let innerLosses: [Double]
 }

@@ -6,7 +6,7 @@ import TensorEngine
 public enum BatchStatistics {
     /// The batch's own means (training on a generated batch).
     case batch
-    /// Means recorded earlier: scoring uses those of the last synthetic batch (reference §2).
+    /// Means recorded earlier: scoring uses those of the last synthetic batch (docs/gtn.md §6).
     case recorded([Tensor])
 }
 
@@ -67,7 +67,7 @@ public protocol LearnerFamily: Sendable {
     func callAsFunction(_ spec: LearnerSpec, _ x: Tensor, _ p: Parameters,
                         statistics: BatchStatistics) -> (logits: Tensor, means: [Tensor])
     /// Whether a trained learner is scored with the means of its last synthetic batch
-    /// (reference §2) rather than with the scored batch's own statistics.
+    /// (docs/gtn.md §6) rather than with the scored batch's own statistics.
     var scoresWithRecordedMeans: Bool { get }
 }
 
@@ -164,9 +164,9 @@ public struct WeightNormalizedLearners: LearnerFamily {
     public var scoresWithRecordedMeans: Bool { true }
 }
 
-/// The seed README's learners: two valid 3×3 convs (conv, leaky ReLU, batch norm, 2×2 max pool)
-/// and one FC layer with batch norm, all plain weights; always normalized with the batch's own
-/// statistics.
+/// The seed project's learners (docs/gtn.md §4): two valid 3×3 convs (conv, leaky ReLU, batch
+/// norm, 2×2 max pool) and one FC layer with batch norm, all plain weights; always normalized
+/// with the batch's own statistics.
 public struct SeedPresetLearners: LearnerFamily {
     public init() {}
 

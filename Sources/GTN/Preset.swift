@@ -1,7 +1,7 @@
 import Foundation
 import Support
 
-/// The three configurations of the reference (section 3): `paper`, `cpu` (the default) and `seed`.
+/// The three configurations of docs/gtn.md §7: `paper`, `cpu` (the default) and `seed`.
 public struct Preset: Codable, Sendable, Equatable {
     public enum Name: String, Codable, Sendable, CaseIterable {
         case paper, cpu, seed
@@ -10,7 +10,7 @@ public struct Preset: Codable, Sendable, Equatable {
     public enum GeneratorArchitecture: Codable, Sendable, Equatable {
         /// WN-FC → BN → LReLU twice, reshape C×7×7, then two (upsample, WN-conv) stages; tanh·2.
         case weightNormalized(channels: Int, middle: Int)
-        /// The seed's generator: plain FC layers to 128×28×28, two convs, tanh to the pixel range.
+        /// The seed project's generator: plain FC layers to 128×28×28, two convs, tanh to the pixel range.
         case seed
     }
 
@@ -18,7 +18,7 @@ public struct Preset: Codable, Sendable, Equatable {
     public enum LearnerArchitecture: String, Codable, Sendable {
         /// Weight-normed convs and FCs with mean-only batch norm (`WeightNormalizedLearners`).
         case weightNormalized
-        /// The seed's learner: valid convs, full batch norm, one FC layer (`SeedPresetLearners`).
+        /// The seed project's learner: valid convs, full batch norm, one FC layer (`SeedPresetLearners`).
         case seed
 
         public var family: any LearnerFamily {
@@ -72,9 +72,9 @@ public struct Preset: Codable, Sendable, Equatable {
                           // over half of a full unroll's peak memory (6.2 of 11.3 GiB).
                           rotatingLabels: false, memoryMode: .stepwise, recordedStepsFraction: 0.5)
         case .cpu:
-            // Sized for two cores. The initial inner learning rate is the project's tuning: 0.2
-            // instead of the paper's 0.02 reaches 90% in far fewer outer iterations (the PyTorch
-            // peer measured the same effect), and it is still learned from there.
+            // Sized for two cores. The initial inner learning rate is the project's tuning
+            // (docs/gtn.md §7): 0.2 instead of the paper's 0.02 reaches 90% in far fewer outer
+            // iterations, and it is still learned from there.
             return Preset(name: .cpu, noiseSize: 128, generator: .weightNormalized(channels: 64, middle: 32),
                           learner: .weightNormalized,
                           widthRanges: WidthRanges(conv1: 16..<33, conv2: 32..<65, fc: 64..<129),
@@ -155,7 +155,7 @@ public struct WidthRanges: Codable, Sendable, Equatable {
     }
 }
 
-/// How the inner loop's noise and labels are chosen (reference section 1).
+/// How the inner loop's noise and labels are chosen (docs/gtn.md §5).
 public enum CurriculumKind: String, Codable, Sendable, CaseIterable {
     /// Learned z[T, B, noise]; step t uses z[t] and the labels of `Preset.rotatingLabels`.
     case full

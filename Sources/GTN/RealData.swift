@@ -3,7 +3,7 @@ import Foundation
 import Support
 import TensorEngine
 
-/// MNIST (or a sibling dataset) split as the reference's section 4 says: 50,000 training images
+/// MNIST (or a sibling dataset) split as docs/gtn.md §8 describes: 50,000 training images
 /// for the meta-loss, 10,000 validation images for model selection, the 10,000 test images for
 /// reported accuracies.
 public struct RealData: Sendable {

@@ -92,7 +92,8 @@ func medianSeconds(minSeconds: Double, _ body: () -> Void) -> Double {
     return times.sorted()[times.count / 2]
 }
 
-/// FP32 fused multiply-add peak of the reference machine (2 Zen cores, 2 × 256-bit FMA units):
+/// FP32 fused multiply-add peak of the machine the README's figures come from (2 Zen cores,
+/// 2 × 256-bit FMA units each):
 /// the denominator of the fraction-of-peak figure.
 let peakGflops = 180.0
 

@@ -32,8 +32,8 @@ public enum GEMM {
                       Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
             return
         }
-        // One or two rows or columns would waste most of a 6×16 tile; the packed path is faster
-        // from three of each on, even at 8×8×8 (measured with kernels-bench --small).
+        // One or two rows or columns would waste most of a 6×16 tile; the packed path measured
+        // faster from three of each on, even at 8×8×8.
         if m <= 2 || n <= 2 {
             simpleGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rows: 0..<m)
@@ -79,8 +79,8 @@ public enum GEMM {
 
 /// The Swift kernels unless `GTN_GEMM=openblas` asks for OpenBLAS (and it loads). Measured
 /// here, OpenBLAS is no faster on the training loop's shapes, and its own thread pool, which
-/// keeps spinning after each call, competes with the engine's threads: a `cpu` outer iteration
-/// took 15 s with it against 12 s with the Swift kernels.
+/// keeps spinning after each call, competes with the engine's threads and made whole outer
+/// iterations slower (docs/performance.md §11).
 private let resolvedDefaultBackend: GEMMBackend = {
     switch ProcessInfo.processInfo.environment["GTN_GEMM"]?.lowercased() {
     case "openblas": return OpenBLAS.isAvailable ? .openBLAS : .swift

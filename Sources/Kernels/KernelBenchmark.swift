@@ -65,7 +65,7 @@ public enum KernelBenchmark {
         return rows
     }
 
-    /// The GEMMs that dominate training, im2col shapes at batch 128, plus square 512 for reference.
+    /// The GEMMs that dominate training, im2col shapes at batch 128, plus square 512 for comparison.
     public static let noteShapes: [Shape] = [
         ("conv1 M32 K9 N100352", 32, 100_352, 9, false, false),
         ("conv M64 K288 N25088", 64, 25_088, 288, false, false),

@@ -8,12 +8,12 @@ import TensorEngine
 /// How candidates are trained on real data, for the real-data proxies, the ground truth and the
 /// final training of the best candidate.
 public struct RealTrainingSettings: Codable, Sendable, Equatable {
-    /// Steps of the short and long real-data proxies (the real-32 and real-128).
+    /// Steps of the short and long real-data proxies (real-32 and real-128 in the report).
     public var shortProxySteps = 32
     public var longProxySteps = 128
-    /// SGD learning rate of the real-data proxies: 0.2 is the best of the reference's grid
-    /// {0.01 … 0.5} for 32 real steps on this learner family (95.8% vs 95.1% at 0.1, per the
-    /// peer's measurement), so the real-32 baseline is as strong as the grid allows.
+    /// SGD learning rate of the real-data proxies: 0.2 is the best of the real-data baseline's
+    /// grid {0.01 … 0.5} for 32 real steps on this learner family (95.8% vs 95.1% at 0.1;
+    /// docs/gtn.md §10), so the real-32 baseline is as strong as the grid allows.
     public var learningRate = 0.2
     public var momentum = 0.5
     public var batchSize = 128

@@ -1,8 +1,10 @@
 import Foundation
 
-/// A reference-counted, uninitialised-by-default buffer of one dtype. Tensors share storage;
-/// nothing mutates a storage after the op that produced it has returned, which is what makes
-/// sharing safe and gives tensors value semantics.
+/// A reference-counted, uninitialised-by-default buffer of one dtype. Tensors share storage, so
+/// only two things write one: the op that allocated it, before it returns, and `gradients`
+/// without `createGraph`, which adds later contributions into a gradient sum it allocated itself
+/// and has not yet handed to a VJP or its caller (docs/engine.md §5). Nothing else does, which
+/// is what makes sharing safe and gives tensors value semantics.
 final class Storage: @unchecked Sendable {
     let dtype: DType
     let count: Int

@@ -2,8 +2,8 @@ import Foundation
 
 /// An n-dimensional, contiguous, row-major array of `Float` or `Double` with value semantics.
 ///
-/// Tensors never change after creation: every op returns a new tensor, sharing storage where it
-/// can (reshape). A tensor that takes part in differentiation carries a node of the graph that
+/// Tensors do not change once an op has handed them out: every op returns a new tensor, sharing
+/// storage where it can (reshape); `Storage` says which buffers are written in place, and when. A tensor that takes part in differentiation carries a node of the graph that
 /// produced it; see `gradients(of:wrt:seed:createGraph:retainGraph:)`.
 public struct Tensor: @unchecked Sendable {
     public let shape: [Int]

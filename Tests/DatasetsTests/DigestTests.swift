@@ -58,7 +58,7 @@ final class DigestTests: XCTestCase {
             let bytes = try [UInt8](Data(contentsOf: url))
             XCTAssertEqual(Checksum.sha256(hex(Digest.sha256(bytes))), file.checksum, file.gzName)
         }
-        // MD5 of a real file, as published in the README.
+        // MD5 of a real file against its published value (the one torchvision checks).
         if let url = loader.locate(files.testLabels), url.pathExtension == "gz" {
             XCTAssertEqual(hex(Digest.md5(try [UInt8](Data(contentsOf: url)))), "ec29112dd5afa0611ce80d1b7f02629c")
         }

@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The real MNIST files (shared/data/mnist, or GTN_DATA_DIR).
+/// The real MNIST files, where `RealMNIST.directory` finds them.
 final class RealMNISTTests: XCTestCase {
     func testSizesAndShapes() throws {
         let (train, test) = try RealMNIST.requireLoaded()
@@ -72,7 +72,8 @@ final class RealMNISTTests: XCTestCase {
         }
     }
 
-    /// The spec's performance bound; only meaningful (and only run) in an optimized build.
+    /// Reading the 60,000 training images must take under a second (best of three); only
+    /// meaningful (and only run) in an optimized build.
     func testTrainingImagesLoadFastInRelease() throws {
         #if DEBUG
         throw XCTSkip("timing is checked in release builds (swift test -c release)")

@@ -7,7 +7,7 @@ import XCTest
 
 public enum RealMNIST {
     /// GTN_DATA_DIR if it holds MNIST, else the first `shared/data/mnist` found walking up from
-    /// this file (/work/shared/data/mnist here, ../shared/data/mnist from the repository in CI).
+    /// this file (a data checkout next to the repository's).
     public static let directory: URL? = {
         func holdsMNIST(_ dir: URL) -> Bool {
             let loader = DatasetLoader(kind: .mnist, directory: dir, allowDownload: false)

@@ -8,8 +8,9 @@ public struct DatasetLoader {
     public let directory: URL
     public let allowDownload: Bool
     public let mirrors: [URL]
-    /// Seconds without progress before a download attempt is abandoned.
-    public var timeout: TimeInterval = 60
+    /// Seconds without progress before a download attempt is abandoned: short enough that an
+    /// unresponsive mirror costs seconds, not minutes, before the next one is tried.
+    public var timeout: TimeInterval = 20
     private let progress: ((String) -> Void)?
 
     public init(kind: DatasetKind, directory: URL, allowDownload: Bool = true, mirrors: [URL]? = nil,

@@ -20,7 +20,7 @@ enum Downloader {
         let task = session.dataTask(with: url) { data, response, error in
             let result: Result<Data, DownloadFailure>
             if let error {
-                result = .failure(DownloadFailure(error.localizedDescription))
+                result = .failure(DownloadFailure(describe(error, timeout: timeout)))
             } else if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
                 result = .failure(DownloadFailure("HTTP \(http.statusCode)"))
             } else if let data {
@@ -34,6 +34,22 @@ enum Downloader {
         task.resume()
         done.wait()
         return box.withLock { $0 } ?? .failure(DownloadFailure("no response"))
+    }
+}
+
+/// A network error in a sentence (Foundation's own descriptions are often only a domain and a
+/// code, e.g. "NSURLErrorDomain error -1001").
+func describe(_ error: Error, timeout: TimeInterval) -> String {
+    guard let error = error as? URLError else { return error.localizedDescription }
+    switch error.code {
+    case .timedOut: return String(format: "no response within %.0f s", timeout)
+    case .cannotFindHost, .dnsLookupFailed: return "the host name could not be resolved"
+    case .cannotConnectToHost: return "the connection was refused"
+    case .networkConnectionLost: return "the connection was lost"
+    case .notConnectedToInternet: return "there is no network connection"
+    case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateNotYetValid:
+        return "the secure connection failed (\(error.localizedDescription))"
+    default: return "\(error.localizedDescription) (URL error \(error.code.rawValue))"
     }
 }
 

@@ -33,9 +33,17 @@ public enum Checkpoint {
         FileManager.default.fileExists(atPath: url(in: directory).path)
     }
 
+    /// Refuses to write a state holding non-finite values: a checkpoint is what a resume trusts,
+    /// and the previous one stays in place.
     public static func save(_ state: TrainingState, configuration: TrainingConfiguration, to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let p = state.teacher.parameters
+        for (group, names, tensors) in [("parameter", p.names, p.tensors), ("Adam first moment of", p.names, state.adam.firstMoments),
+                                        ("Adam second moment of", p.names, state.adam.secondMoments)] {
+            for (name, t) in zip(names, tensors) where !t.doubles.allSatisfy(\.isFinite) {
+                throw CheckpointError(description: "\(url(in: directory).path): not written: the \(group) '\(name)' holds non-finite values (the previous checkpoint is kept)")
+            }
+        }
+        try Directory.create(directory, role: "checkpoint directory")
         var tensors: [(name: String, tensor: Tensor)] = Array(zip(p.names, p.tensors))
         tensors += zip(p.names, state.adam.firstMoments).map { ("adam.m/" + $0, $1) }
         tensors += zip(p.names, state.adam.secondMoments).map { ("adam.v/" + $0, $1) }
@@ -74,6 +82,15 @@ public enum Checkpoint {
         } catch {
             throw fail("unreadable configuration or state in the metadata: \(error)")
         }
+        do {
+            try configuration.validate()
+        } catch {
+            throw fail("invalid configuration in the metadata: \(error)")
+        }
+        guard scalars.iteration >= 0, scalars.adamStep >= 0, scalars.clippedCount >= 0, scalars.skippedCount >= 0,
+              scalars.consecutiveFailures >= 0, scalars.elapsedSeconds.map({ $0.isFinite && $0 >= 0 }) ?? true else {
+            throw fail("invalid state in the metadata: iteration \(scalars.iteration), Adam step \(scalars.adamStep), clipped \(scalars.clippedCount), skipped \(scalars.skippedCount), failures \(scalars.consecutiveFailures), elapsed \(scalars.elapsedSeconds ?? 0) s (all must be ≥ 0 and finite)")
+        }
         // The expected names and shapes come from a teacher built for the same configuration.
         var rng = SeededGenerator(seed: 0)
         let template = Teacher(preset: configuration.preset, curriculum: configuration.curriculum, using: &rng)
@@ -89,8 +106,20 @@ public enum Checkpoint {
         let values = try zip(names, template.parameters.tensors).map { try tensor($0, like: $1) }
         let m = try zip(names, template.parameters.tensors).map { try tensor("adam.m/" + $0, like: $1) }
         let v = try zip(names, template.parameters.tensors).map { try tensor("adam.v/" + $0, like: $1) }
-        for (name, t) in zip(names, values) where !t.doubles.allSatisfy(\.isFinite) {
+        let stored: [(String, Tensor)] = Array(zip(names, values)) + Array(zip(names.map { "adam.m/" + $0 }, m))
+            + Array(zip(names.map { "adam.v/" + $0 }, v))
+        for (name, t) in stored where !t.doubles.allSatisfy(\.isFinite) {
             throw fail("tensor '\(name)' holds non-finite values")
+        }
+        for (name, t) in zip(names, v) where t.doubles.contains(where: { $0 < 0 }) {
+            throw fail("tensor 'adam.v/\(name)' holds negative values (a second moment cannot be negative)")
+        }
+        // A weight-normalized layer divides by each output row's norm: a zero row has no direction.
+        for (name, t) in zip(names, values) where name.hasSuffix(".v") && t.rank >= 2 {
+            let rowLength = t.scalarCount / t.shape[0], d = t.doubles
+            if let row = (0..<t.shape[0]).first(where: { r in d[(r * rowLength)..<((r + 1) * rowLength)].allSatisfy { $0 == 0 } }) {
+                throw fail("tensor '\(name)' has an all-zero row \(row): a weight-normalized direction must not be zero")
+            }
         }
         let teacher = Teacher(preset: configuration.preset, curriculum: configuration.curriculum,
                               parameters: Parameters(names: names, tensors: values))

@@ -1,4 +1,6 @@
+import FileFormats
 import Foundation
+import Support
 
 /// A meta-training run in a directory: its checkpoint, `config.json` and `metrics.jsonl`, and the
 /// policy that decides when to evaluate, checkpoint and stop. The CLI, tests and any other
@@ -62,25 +64,39 @@ public final class TrainingRun {
     public var metricsURL: URL { directory.appendingPathComponent(MetricsLog.fileName) }
     public var checkpointURL: URL { Checkpoint.url(in: directory) }
 
-    private let stopFlag = NSLock()
-    private var stopIsRequested = false
+    /// Set from any thread (a signal handler among them) to stop the run after the current
+    /// outer iteration.
+    public let stopSwitch = StopSwitch()
+    /// Held for the run's lifetime: one process at a time writes a run directory.
+    private let lock: DirectoryLock
 
-    private init(directory: URL, trainer: MetaTrainer, policy: Policy) {
+    private init(directory: URL, trainer: MetaTrainer, policy: Policy, lock: DirectoryLock) {
         self.directory = directory
         self.trainer = trainer
         self.policy = policy
+        self.lock = lock
         startIteration = trainer.state.iteration
     }
 
+    /// Locks `directory` for this process and clears what killed writers left in it.
+    private static func claim(_ directory: URL) throws -> DirectoryLock {
+        let lock = try DirectoryLock(directory, purpose: "gtn train")
+        AtomicFile.removeStaleTemporaryFiles(in: directory)
+        return lock
+    }
+
     /// A new run in `directory`, which must not hold a checkpoint yet; any old metrics there are
-    /// replaced.
+    /// replaced. The configuration is checked first (`TrainingConfiguration.validate`).
     public static func start(in directory: URL, configuration: TrainingConfiguration, data: RealData,
                              policy: Policy = Policy()) throws -> TrainingRun {
+        try configuration.validate()
+        try Directory.create(directory, role: "run directory")
+        let lock = try claim(directory)
         if Checkpoint.exists(in: directory) {
             throw TrainingRunError(description: "\(directory.path) already holds a checkpoint; resume it or choose another directory")
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: data), policy: policy)
+        let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: data), policy: policy,
+                              lock: lock)
         try? FileManager.default.removeItem(at: run.metricsURL)
         return run
     }
@@ -95,33 +111,42 @@ public final class TrainingRun {
     /// `outerIterations` and `timeBudget` extend or shorten the schedule.
     public static func resume(in directory: URL, data: RealData, policy: Policy = Policy(),
                               outerIterations: Int? = nil, timeBudget: Double? = nil) throws -> TrainingRun {
+        guard Checkpoint.exists(in: directory) else {
+            throw TrainingRunError(description: "\(directory.path) holds no checkpoint to resume (expected \(Checkpoint.fileName))")
+        }
+        let lock = try claim(directory)
         let (saved, state) = try Checkpoint.load(from: directory)
         var configuration = saved
-        if let outerIterations { configuration.outerIterations = outerIterations }
-        if let timeBudget { configuration.timeBudget = timeBudget }
+        if let outerIterations {
+            guard outerIterations > state.iteration else {
+                throw TrainingRunError(description: "the checkpoint in \(directory.path) has done \(state.iteration) outer iterations already; resuming it needs more than \(outerIterations)")
+            }
+            configuration.outerIterations = outerIterations
+        }
+        if let timeBudget {
+            guard timeBudget > state.elapsedSeconds else {
+                throw TrainingRunError(description: String(format: "the run in %@ has meta-trained for %.0f s already; resuming it needs a time budget above that, not %.0f s", directory.path, state.elapsedSeconds, timeBudget))
+            }
+            configuration.timeBudget = timeBudget
+        }
+        try configuration.validate()
         let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: data, state: state),
-                              policy: policy)
+                              policy: policy, lock: lock)
         try MetricsLog.truncate(run.metricsURL, afterIteration: state.iteration)
         return run
     }
 
     /// Asks the run to stop after the outer iteration in progress (checkpointing first). Safe to
     /// call from any thread, a signal handler's dispatch source among them.
-    public func requestStop() {
-        stopFlag.lock()
-        stopIsRequested = true
-        stopFlag.unlock()
-    }
+    public func requestStop() { stopSwitch.flip() }
 
-    private var stopRequested: Bool {
-        stopFlag.lock()
-        defer { stopFlag.unlock() }
-        return stopIsRequested
-    }
+    private var stopRequested: Bool { stopSwitch.isOn }
 
     /// Trains until the configuration's outer iterations are done, its time budget is spent or a
     /// stop is requested; evaluates and checkpoints by the policy, and always leaves a checkpoint
-    /// and an evaluation of the final state. Evaluations and checkpoints count toward the budget.
+    /// of the final state, and an evaluation of it unless the stop was requested (a user who
+    /// interrupts wants out). Evaluations and checkpoints count toward the budget. Throws when
+    /// every iteration of this process was skipped: nothing was learned, and the user must know.
     public func run(onEvent: (Event) -> Void = { _ in }) throws {
         let start = Date()
         var lastEvaluated: Int?
@@ -154,8 +179,11 @@ public final class TrainingRun {
             onEvent(.evaluationFinished(record, result, final: final))
         }
 
+        var stoppedOnRequest = false
+        var learned = false
         while !trainer.isFinished {
             let metrics = try trainer.step()
+            learned = learned || !metrics.skipped
             try MetricsLog.append(metrics, to: metricsURL)
             onEvent(.iterationFinished(metrics))
             let iteration = trainer.state.iteration
@@ -165,14 +193,27 @@ public final class TrainingRun {
             if policy.evaluateEvery > 0, iteration % policy.evaluateEvery == 0, !trainer.isFinished { try evaluate(final: false) }
             if let stop {
                 onEvent(.stopped(reason: stop, elapsedSeconds: trainer.state.elapsedSeconds))
+                stoppedOnRequest = stop == .requested
                 break
             }
         }
         if lastSaved != trainer.state.iteration { try save() }
-        if lastEvaluated != trainer.state.iteration { try evaluate(final: true) }
+        if trainer.state.iteration > startIteration && !learned {
+            throw TrainingRunError(description: "every outer iteration of this run (\(startIteration + 1)–\(trainer.state.iteration)) was skipped as non-finite; nothing was learned (the checkpoint keeps the last good state; try --check-finite to see where the values break)")
+        }
+        if !stoppedOnRequest && lastEvaluated != trainer.state.iteration { try evaluate(final: true) }
     }
 }
 
-public struct TrainingRunError: Error, CustomStringConvertible {
+/// A thread-safe one-way switch: once flipped, it stays on.
+public final class StopSwitch: Sendable {
+    private let state = Locked(false)
+    public init() {}
+    public func flip() { state.withLock { $0 = true } }
+    public var isOn: Bool { state.withLock { $0 } }
+}
+
+public struct TrainingRunError: Error, CustomStringConvertible, LocalizedError {
+    public var errorDescription: String? { description }
     public let description: String
 }

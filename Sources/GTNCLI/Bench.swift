@@ -18,11 +18,17 @@ struct KernelsBench: ParsableCommand {
         commandName: "kernels",
         abstract: "GFLOP/s of GEMM (pure Swift and OpenBLAS side by side) and of conv2d's three passes at the paper preset's MNIST shapes.")
 
-    @Option(help: "Seconds to spend timing each case (median of repeated runs).")
+    @Option(parsing: .unconditional, help: "Seconds to spend timing each case (median of repeated runs).")
     var seconds: Double = 0.5
 
-    @Option(help: "Batch size of the convolution shapes.")
+    @Option(parsing: .unconditional, help: "Batch size of the convolution shapes (1 to 4096).")
     var batch: Int = 128
+
+    func validate() throws {
+        try requirePositive(batch, "--batch")
+        try requireAtMost(batch, 4096, "--batch")
+        try requirePositiveFinite(seconds, "--seconds")
+    }
 
     func run() throws {
         var backends: [GEMMBackend] = [.swift]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import GTN
 
@@ -19,7 +20,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Run directory holding checkpoint.safetensors.")
     var checkpoint: String
 
-    @Option(help: "Fresh learners (K).")
+    @Option(parsing: .unconditional, help: "Fresh learners (K, at most 10000).")
     var learners: Int = 8
 
     @Flag(name: .customLong("real-baseline"), help: "Also train the learners on real data for the same number of steps.")
@@ -41,6 +42,7 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws {
         try requirePositive(learners, "--learners")
+        try requireAtMost(learners, Limits.learners, "--learners")
         if learnedBaselineIterations < 0 {
             throw ValidationError("--learned-baseline-iterations must be ≥ 0, got \(learnedBaselineIterations)")
         }
@@ -74,7 +76,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let (configuration, state) = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
-        let realData = try data.load(quiet: json)
+        let realData = try data.load(quiet: json, defaultKind: DatasetKind(rawValue: configuration.dataset))
         let evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
         let result = try evaluator.gtnAccuracy(learners: learners, seed: seed, curve: curve) { k in
             if !json { Terminal.status("GTN learners: \(k)/\(learners)") }

@@ -87,6 +87,15 @@ struct Nas: ParsableCommand {
             try requirePositive(workers, "--workers")
             try requirePositive(shardCount, "--shard-count")
             if candidates < 2 { throw ValidationError("--candidates must be at least 2 to rank anything, got \(candidates)") }
+            let space = NASConfiguration().space
+            if candidates > min(Limits.candidates, Int(min(space.size, Double(Int.max)))) {
+                throw ValidationError("--candidates must be at most \(min(Limits.candidates, Int(min(space.size, Double(Int.max))))) (the limit per run, and the size of the search space), got \(candidates)")
+            }
+            if let shard = try resolvedShard(), shard.count > candidates {
+                throw ValidationError("--shard: \(shard.count) shards for \(candidates) candidates would leave shards empty; use at most \(candidates)")
+            }
+            try requirePositive(workers, "--workers")
+            try checkOutputs([("--json", json)], inputRuns: [URL(fileURLWithPath: checkpoint)])
             if groundTruthEpochs < 0 { throw ValidationError("--ground-truth-epochs must be ≥ 0, got \(groundTruthEpochs)") }
             if finalEpochs < 0 { throw ValidationError("--final-epochs must be ≥ 0, got \(finalEpochs)") }
             if !(realLearningRate > 0) { throw ValidationError("--real-lr must be positive, got \(realLearningRate)") }
@@ -167,6 +176,7 @@ struct Nas: ParsableCommand {
 
         func validate() throws {
             if files.isEmpty { throw ValidationError("give the shard result files to merge") }
+            try checkOutputs([("--json", json)], inputFiles: files.map { ("the shard file \($0)", $0) })
         }
 
         func run() throws {
@@ -186,7 +196,7 @@ private func loadData(datasetName: String, directory: String?) throws -> RealDat
         throw ValidationError("the run used dataset '\(datasetName)', which this build does not know")
     }
     let start = Date()
-    let data = try RealData.load(kind: kind, dataDirectory: directory, splitSeed: 0) { Terminal.status($0) }
+    let data = try RealData.load(kind: kind, dataDirectory: directory, splitSeed: 0) { Terminal.line($0) }
     Terminal.line(String(format: "loaded %@: %d train / %d validation / %d test images in %.2f s", datasetName,
                          data.train.count, data.validation.count, data.test.count, Date().timeIntervalSince(start)))
     return data

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Datasets
+import FileFormats
 import Foundation
 import GTN
+import Support
 
 extension Preset.Name: ExpressibleByArgument {}
 extension CurriculumKind: ExpressibleByArgument {}
@@ -17,13 +19,16 @@ struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Directory holding the dataset's IDX files (default: $GTN_DATA_DIR, then ~/.cache/gtn/<dataset>; downloaded there when missing).")
     var dataDirectory: String?
 
-    @Option(help: "Dataset: mnist, fashion-mnist or kmnist.")
-    var dataset: DatasetKind = .mnist
+    @Option(help: "Dataset: mnist, fashion-mnist or kmnist (default: a checkpoint's own, else mnist).")
+    var dataset: DatasetKind?
 
-    func load(quiet: Bool = false) throws -> RealData {
+    /// Loads `--dataset`, else `defaultKind` (a checkpoint's dataset), else MNIST.
+    func load(quiet: Bool = false, defaultKind: DatasetKind? = nil) throws -> RealData {
         let start = Date()
+        let dataset = self.dataset ?? defaultKind ?? .mnist
+        // Download messages are few and matter in a log (a slow mirror), so they are permanent lines.
         let data = try RealData.load(kind: dataset, dataDirectory: dataDirectory, splitSeed: 0) { message in
-            if !quiet { Terminal.status(message) }
+            if !quiet { Terminal.line(message) }
         }
         if !quiet {
             Terminal.line(String(format: "loaded %@: %d train / %d validation / %d test images in %.2f s",
@@ -60,4 +65,93 @@ struct MemoryOptions: ParsableArguments {
 /// A positive count, checked with a message naming the flag.
 func requirePositive(_ value: Int?, _ flag: String) throws {
     if let value, value <= 0 { throw ValidationError("\(flag) must be a positive number, got \(value)") }
+}
+
+/// A positive, finite number, checked with a message naming the flag.
+func requirePositiveFinite(_ value: Double?, _ flag: String) throws {
+    if let value, !(value > 0 && value.isFinite) { throw ValidationError("\(flag) must be a positive, finite number, got \(value)") }
+}
+
+/// A count no larger than `limit`, checked with a message naming the flag.
+func requireAtMost(_ value: Int?, _ limit: Int, _ flag: String) throws {
+    if let value, value > limit { throw ValidationError("\(flag) must be at most \(limit), got \(value)") }
+}
+
+/// Upper bounds on what a flag may ask for: beyond these a request is a typo, not a plan, and
+/// would allocate its way to an abort or run for days.
+enum Limits {
+    /// Learners trained in one evaluation or outer iteration.
+    static let learners = 10_000
+    /// Architecture-search candidates in one run.
+    static let candidates = 100_000
+}
+
+/// Turns SIGINT and SIGTERM into a request: `onSignal` runs once on a background queue, and a
+/// second signal ends the process at once with the conventional status (128 + signal).
+final class Interruption: @unchecked Sendable {
+    private let state = Locked<Int32?>(nil)
+    private var sources: [DispatchSourceSignal] = []
+
+    init(onSignal: @escaping @Sendable (Int32) -> Void) {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [state] in
+                let first = state.withLock { received -> Bool in
+                    defer { received = received ?? number }
+                    return received == nil
+                }
+                if first { onSignal(number) } else { exit(128 + number) }
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// The first signal received, if any.
+    var received: Int32? { state.withLock { $0 } }
+
+    deinit {
+        for source in sources { source.cancel() }
+        for number in [SIGINT, SIGTERM] { signal(number, SIG_DFL) }
+    }
+}
+
+/// Refuses, before any work is done, an output that would replace one of the command's inputs
+/// (a run's checkpoint, configuration, metrics or lock), another output of the same command, a
+/// directory, or a file in a directory that does not exist or cannot be written.
+/// `inputRuns` are run directories the command reads.
+func checkOutputs(_ outputs: [(flag: String, path: String?)], inputRuns: [URL] = [], inputFiles: [(what: String, path: String)] = []) throws {
+    func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    var protected: [(what: String, path: String)] = inputFiles.map { ($0.what, canonical($0.path)) }
+    for run in inputRuns {
+        protected.append(("the run directory", canonical(run.path)))
+        for name in [Checkpoint.fileName, Checkpoint.configurationFileName, MetricsLog.fileName, DirectoryLock.fileName] {
+            protected.append(("the run's \(name)", canonical(run.appendingPathComponent(name).path)))
+        }
+    }
+    var claimed: [(flag: String, path: String)] = []
+    for case let (flag, path?) in outputs {
+        let target = canonical(path)
+        if let clash = protected.first(where: { $0.path == target }) {
+            throw ValidationError("\(flag) \(path) would overwrite \(clash.what), which this command reads; choose another path")
+        }
+        if let clash = claimed.first(where: { $0.path == target }) {
+            throw ValidationError("\(flag) \(path) is also given to \(clash.flag); each output needs its own file")
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("\(flag) \(path) is a directory; give a file name")
+        }
+        let parent = URL(fileURLWithPath: target).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("\(flag) \(path): the directory \(parent) does not exist")
+        }
+        guard access(parent, W_OK) == 0 else {
+            throw ValidationError("\(flag) \(path): the directory \(parent) is not writable (\(String(cString: strerror(errno))))")
+        }
+        claimed.append((flag, target))
+    }
 }

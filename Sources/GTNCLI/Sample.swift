@@ -35,6 +35,7 @@ struct Sample: ParsableCommand {
         try requirePositive(columns, "--columns")
         if out == nil && export == nil { throw ValidationError("give --out FILE.png, --export FILE.safetensors, or both") }
         if let out, !out.lowercased().hasSuffix(".png") { throw ValidationError("--out must name a .png file, got \(out)") }
+        try checkOutputs([("--out", out), ("--export", export)], inputRuns: [URL(fileURLWithPath: checkpoint)])
     }
 
     func run() throws {

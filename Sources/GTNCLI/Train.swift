@@ -1,6 +1,7 @@
 import ArgumentParser
 import FileFormats
 import Foundation
+import Datasets
 import GTN
 import TensorEngine
 
@@ -12,35 +13,42 @@ struct Train: ParsableCommand {
         generated data, scores it on real data and differentiates that score through the whole inner \
         training run. Metrics go to OUT/metrics.jsonl (one JSON object per line), the checkpoint to \
         OUT/checkpoint.safetensors (atomically, every --checkpoint-every iterations and at the end). \
-        A killed run continues exactly where its last checkpoint left it with --resume.
+        One process at a time may use OUT (a second one is refused and told which process holds it).
+
+        A killed run continues exactly where its last checkpoint left it with --resume. The \
+        checkpoint decides what is trained (preset, dataset, widths, curriculum, seed, ...); on resume \
+        only --outer, --time-limit, --eval-every, --eval-learners, --checkpoint-every, --data-dir and \
+        --check-finite may be given freely, and any other flag must agree with the checkpoint. \
+        Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
+        130 or 143; a second one exits at once.
         """)
 
     @Option(help: "Configuration: cpu (default, sized for a laptop), paper or seed.")
     var preset: Preset.Name?
 
-    @Option(help: "Curriculum: full, shuffled-batch, all-shuffled or none.")
-    var curriculum: CurriculumKind = .full
+    @Option(help: "Curriculum: full (default), shuffled-batch, all-shuffled or none.")
+    var curriculum: CurriculumKind?
 
-    @Option(help: "Outer iterations (default: the preset's).")
+    @Option(parsing: .unconditional, help: "Outer iterations (default: the preset's; unlimited with --time-limit).")
     var outer: Int?
 
-    @Option(help: "Inner steps T (default: the preset's, 32).")
+    @Option(parsing: .unconditional, help: "Inner steps T (default: the preset's, 32).")
     var steps: Int?
 
-    @Option(help: "Batch size B of generated and real batches (default: 128).")
+    @Option(parsing: .unconditional, help: "Batch size B of generated and real batches (default: 128).")
     var batch: Int?
 
     @Option(help: "Fix every learner's widths to c1,c2,f instead of drawing them at random.")
     var widths: LearnerWidths?
 
-    @Option(name: .customLong("learner-family"), help: "Learners to meta-train on: preset (the preset's two-block family with random widths) or search-space (2-4 blocks of kernel 3 or 5, widths 8-48, FC 32-256: the architectures `gtn nas` ranks).")
-    var learnerFamily: LearnerFamily = .preset
+    @Option(name: .customLong("learner-family"), help: "Learners to meta-train on: preset (default: the preset's two-block family with random widths) or search-space (2-4 blocks of kernel 3 or 5, widths 8-48, FC 32-256: the architectures `gtn nas` ranks).")
+    var learnerFamily: LearnerFamily?
 
-    @Option(name: .customLong("inner-lr"), help: "Initial inner learning rate (default: the preset's).")
+    @Option(name: .customLong("inner-lr"), parsing: .unconditional, help: "Initial inner learning rate (default: the preset's).")
     var innerLearningRate: Double?
 
-    @Option(help: "Random seed; the same seed gives the same run.")
-    var seed: UInt64 = 0
+    @Option(help: "Random seed (default 0); the same seed gives the same run.")
+    var seed: UInt64?
 
     @Option(help: "Output directory for checkpoint, metrics and evaluations (default: runs/<preset>-<curriculum>).")
     var out: String?
@@ -48,27 +56,27 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its checkpoint.")
     var resume = false
 
-    @Option(name: .customLong("eval-every"), help: "Evaluate GTN-T test accuracy every N outer iterations (0: only at the end).")
+    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate GTN-T test accuracy every N outer iterations (0: only at the end).")
     var evaluateEvery: Int = 10
 
-    @Option(name: .customLong("eval-learners"), help: "Fresh learners per evaluation (K).")
+    @Option(name: .customLong("eval-learners"), parsing: .unconditional, help: "Fresh learners per evaluation (K, at most \(Limits.learners)).")
     var evaluationLearners: Int = 8
 
-    @Option(name: .customLong("checkpoint-every"), help: "Write the checkpoint every N outer iterations.")
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Write the checkpoint every N outer iterations.")
     var checkpointEvery: Int = 10
 
     @OptionGroup var memory: MemoryOptions
 
-    @Flag(name: .customLong("intermediate-losses"), help: "Add the real-data loss after every inner step to the meta-loss.")
-    var intermediateLosses = false
+    @Flag(name: .customLong("intermediate-losses"), inversion: .prefixedNo, help: "Add the real-data loss after every inner step to the meta-loss, each on a fresh real batch (default: off).")
+    var intermediateLosses: Bool?
 
-    @Option(name: .customLong("time-limit"), help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited.")
+    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited.")
     var timeLimit: Double?
 
-    @Option(name: .customLong("learners-per-iteration"), help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much.")
+    @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much.")
     var learnersPerIteration: Int?
 
-    @Option(name: .customLong("meta-batch"), help: "Real images per meta-loss batch (default: the batch size B).")
+    @Option(name: .customLong("meta-batch"), parsing: .unconditional, help: "Real images per meta-loss batch (default: the batch size B).")
     var metaBatch: Int?
 
     @Flag(name: .customLong("rotating-labels"), inversion: .prefixedNo, help: "Slot i of inner step t has class (t·B + i) mod 10, rotating which classes a batch holds fewer of (default: the preset's).")
@@ -90,23 +98,30 @@ struct Train: ParsableCommand {
         try requirePositive(steps, "--steps")
         try requirePositive(batch, "--batch")
         try requirePositive(evaluationLearners, "--eval-learners")
+        try requireAtMost(evaluationLearners, Limits.learners, "--eval-learners")
         try requirePositive(checkpointEvery, "--checkpoint-every")
         try requirePositive(learnersPerIteration, "--learners-per-iteration")
-        if softLabels == true && curriculum == .none {
+        try requireAtMost(learnersPerIteration, Limits.learners, "--learners-per-iteration")
+        if softLabels == true && curriculum == CurriculumKind.none {
             throw ValidationError("--soft-labels learns a label per curriculum slot; the none curriculum has no slots (it draws fresh noise and labels)")
         }
         try requirePositive(metaBatch, "--meta-batch")
         if evaluateEvery < 0 { throw ValidationError("--eval-every must be ≥ 0, got \(evaluateEvery)") }
-        if let innerLearningRate, !(innerLearningRate > 0) { throw ValidationError("--inner-lr must be positive, got \(innerLearningRate)") }
-        if let timeLimit, !(timeLimit > 0) { throw ValidationError("--time-limit must be positive, got \(timeLimit)") }
-        _ = try makeConfiguration()
+        try requirePositiveFinite(innerLearningRate, "--inner-lr")
+        try requirePositiveFinite(timeLimit, "--time-limit")
+        guard !resume else { return }
+        let configuration = try makeConfiguration()
+        let needed = configuration.estimatedPeakBytes, available = Double(ProcessInfo.processInfo.physicalMemory)
+        if needed > available {
+            throw ValidationError(String(format: "this configuration needs an estimated %.1f GiB at its widest learner (--widths/the preset's ranges, --batch, --steps, --memory, --recorded-steps), more than this machine's %.1f GiB", needed / 1_073_741_824, available / 1_073_741_824))
+        }
     }
 
     /// The preset a new run uses; on resume, `--preset` only checks the checkpoint's.
     var presetName: Preset.Name { preset ?? .cpu }
 
     var outputDirectory: URL {
-        URL(fileURLWithPath: out ?? "runs/\(presetName.rawValue)-\(curriculum.rawValue)")
+        URL(fileURLWithPath: out ?? "runs/\(presetName.rawValue)-\((curriculum ?? .full).rawValue)")
     }
 
     func makeConfiguration() throws -> TrainingConfiguration {
@@ -120,14 +135,52 @@ struct Train: ParsableCommand {
         c.timeBudget = timeLimit
         if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration }
         c.metaBatchSize = metaBatch
-        c.curriculum = curriculum
+        c.curriculum = curriculum ?? .full
         c.fixedWidths = widths
         if learnerFamily == .searchSpace { c.learnerSpace = ArchitectureSpace.standard.everyWidthInRange }
-        c.seed = seed
+        c.seed = seed ?? 0
         try memory.apply(to: &c)
-        c.intermediateLosses = intermediateLosses
-        c.dataset = data.dataset.rawValue
+        c.intermediateLosses = intermediateLosses ?? false
+        c.dataset = (data.dataset ?? .mnist).rawValue
         return c
+    }
+
+    /// On resume: every flag that says what is trained must agree with the checkpoint.
+    func checkAgreement(with saved: TrainingConfiguration, in directory: URL) throws {
+        func refuse(_ flag: String, _ given: String, _ stored: String) -> ValidationError {
+            ValidationError("--resume: \(flag) \(given) conflicts with the checkpoint in \(directory.path), which was trained with \(stored); drop the flag to continue the run as it was")
+        }
+        let p = saved.preset
+        if let preset, preset != p.name { throw refuse("--preset", preset.rawValue, "preset \(p.name.rawValue)") }
+        if let curriculum, curriculum != saved.curriculum { throw refuse("--curriculum", curriculum.rawValue, "curriculum \(saved.curriculum.rawValue)") }
+        if let steps, steps != p.steps { throw refuse("--steps", "\(steps)", "\(p.steps) inner steps") }
+        if let batch, batch != p.batchSize { throw refuse("--batch", "\(batch)", "batch size \(p.batchSize)") }
+        if let widths, widths != saved.fixedWidths { throw refuse("--widths", "\(widths)", saved.fixedWidths.map { "widths \($0)" } ?? "random widths") }
+        if let learnerFamily, (learnerFamily == .searchSpace) != (saved.learnerSpace != nil) {
+            throw refuse("--learner-family", learnerFamily.rawValue, saved.learnerSpace == nil ? "the preset's learner family" : "the search-space learner family")
+        }
+        if let innerLearningRate, innerLearningRate != p.initialInnerLearningRate {
+            throw refuse("--inner-lr", "\(innerLearningRate)", "initial inner learning rate \(p.initialInnerLearningRate)")
+        }
+        if let seed, seed != saved.seed { throw refuse("--seed", "\(seed)", "seed \(saved.seed)") }
+        if let mode = memory.memory, mode != saved.memoryMode { throw refuse("--memory", mode.rawValue, "memory mode \(saved.memoryMode.rawValue)") }
+        if let recorded = memory.recordedSteps, recorded != saved.effectiveRecordedSteps {
+            throw refuse("--recorded-steps", "\(recorded)", "\(saved.effectiveRecordedSteps) recorded steps")
+        }
+        if let intermediateLosses, intermediateLosses != saved.intermediateLosses {
+            throw refuse(intermediateLosses ? "--intermediate-losses" : "--no-intermediate-losses", "", saved.intermediateLosses ? "intermediate losses" : "no intermediate losses")
+        }
+        if let learnersPerIteration, learnersPerIteration != saved.learnersPerIteration {
+            throw refuse("--learners-per-iteration", "\(learnersPerIteration)", "\(saved.learnersPerIteration) learners per iteration")
+        }
+        if let metaBatch, metaBatch != saved.effectiveMetaBatchSize { throw refuse("--meta-batch", "\(metaBatch)", "meta-batches of \(saved.effectiveMetaBatchSize)") }
+        if let rotatingLabels, rotatingLabels != p.rotatingLabels {
+            throw refuse(rotatingLabels ? "--rotating-labels" : "--no-rotating-labels", "", p.rotatingLabels ? "rotating labels" : "fixed labels")
+        }
+        if let softLabels, softLabels != p.learnedSoftLabels {
+            throw refuse(softLabels ? "--soft-labels" : "--no-soft-labels", "", p.learnedSoftLabels ? "learned soft labels" : "hard labels")
+        }
+        if let dataset = data.dataset, dataset.rawValue != saved.dataset { throw refuse("--dataset", dataset.rawValue, "dataset \(saved.dataset)") }
     }
 
     var policy: TrainingRun.Policy {
@@ -140,25 +193,30 @@ struct Train: ParsableCommand {
         let run: TrainingRun
         if resume {
             let saved = try TrainingRun.savedConfiguration(in: directory)
-            if let preset, saved.preset.name != preset {
-                throw ValidationError("--resume: the checkpoint in \(directory.path) was trained with preset \(saved.preset.name.rawValue), not \(preset.rawValue)")
-            }
-            run = try TrainingRun.resume(in: directory, data: try data.load(), policy: policy, outerIterations: outer,
-                                         timeBudget: timeLimit)
-            Terminal.line("resuming \(directory.path) at outer iteration \(run.state.iteration) of \(run.configuration.outerIterations)")
+            try checkAgreement(with: saved, in: directory)
+            let realData = try data.load(defaultKind: DatasetKind(rawValue: saved.dataset))
+            run = try TrainingRun.resume(in: directory, data: realData, policy: policy, outerIterations: outer, timeBudget: timeLimit)
+            Terminal.line("resuming \(directory.path) at outer iteration \(run.state.iteration)")
         } else {
             if Checkpoint.exists(in: directory) {
                 throw ValidationError("\(directory.path) already holds a checkpoint; pass --resume to continue it or choose another --out")
             }
             let configuration = try makeConfiguration()
+            try Directory.create(directory, role: "--out")
             run = try TrainingRun.start(in: directory, configuration: configuration, data: try data.load(), policy: policy)
         }
         let configuration = run.configuration
         Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
 
+        let stopSwitch = run.stopSwitch
+        let interruption = Interruption { signal in
+            FileHandle.standardError.write(Data("\nreceived \(signal == SIGINT ? "SIGINT" : "SIGTERM"): finishing this outer iteration and checkpointing (again to quit at once)\n".utf8))
+            stopSwitch.flip()
+        }
         var progress = TrainingProgress(run: run)
         try run.run { event in progress.report(event) }
         Terminal.line("meta-gradient clipped \(run.state.clippedCount) times, skipped \(run.state.skippedCount) times; checkpoint: \(run.checkpointURL.path)")
+        if let signal = interruption.received { throw ExitCode(128 + signal) }
     }
 }
 

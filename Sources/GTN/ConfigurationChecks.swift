@@ -28,6 +28,7 @@ extension Preset {
                     "the initial inner momentum must be positive and finite, got \(initialInnerMomentum)")
         try require(outerLearningRate.isFinite && outerLearningRate > 0, "the outer learning rate must be positive and finite, got \(outerLearningRate)")
         try require(outerIterations >= 0, "outer iterations must be ≥ 0, got \(outerIterations)")
+        try require(innerGradientClip.map { $0.isFinite && $0 > 0 } ?? true, "the inner gradient clip must be positive and finite, got \(innerGradientClip ?? 0)")
         try require(recordedStepsFraction >= 0 && recordedStepsFraction <= 1, "the recorded fraction of steps must lie in 0...1, got \(recordedStepsFraction)")
     }
 }

@@ -11,18 +11,33 @@ struct InnerStepResult {
     let loss: Tensor
 }
 
-/// The loss trains toward `targets` (class probabilities) when given, else toward `labels`.
+/// The loss trains toward `targets` (class probabilities) when given, else toward `labels`;
+/// with `gradientClip`, the gradient is scaled down to that global norm when it is longer.
 func innerStep(_ learner: Learner, parameters θ: Parameters, buffers: Parameters, images: Tensor, labels: [Int],
-               targets: Tensor? = nil, learningRate lr: Tensor, momentum m: Tensor, createGraph: Bool) throws -> InnerStepResult {
+               targets: Tensor? = nil, learningRate lr: Tensor, momentum m: Tensor, gradientClip: Double? = nil,
+               createGraph: Bool) throws -> InnerStepResult {
     let (logits, means) = learner(images, θ)
     let loss = trainingLoss(logits, labels: labels, targets: targets)
-    let g = try gradients(of: loss, wrt: θ.tensors, createGraph: createGraph)
+    let raw = try gradients(of: loss, wrt: θ.tensors, createGraph: createGraph)
+    let g = createGraph ? clipped(raw, to: gradientClip) : withoutGradientRecording { clipped(raw, to: gradientClip) }
     let update = {
         let newBuffers = Parameters(names: buffers.names, tensors: zip(buffers.tensors, g).map { m * $0 + $1 })
         return (θ.zipMap(newBuffers) { $0 - lr * $1 }, newBuffers)
     }
     let (next, newBuffers) = createGraph ? update() : withoutGradientRecording(update)
     return InnerStepResult(parameters: next, buffers: newBuffers, means: means, loss: loss)
+}
+
+/// The inner update direction: `g` scaled to global norm `limit` when it is longer, else `g`
+/// itself. Written with differentiable ops, so the meta-gradient sees the scaling; the branch is
+/// taken on the forward values, which a rebuilt step reproduces exactly. Without a limit no op
+/// is added, so unclipped runs compute exactly what they did before clipping existed.
+func clipped(_ g: [Tensor], to limit: Double?) -> [Tensor] {
+    guard let limit, let first = g.first else { return g }
+    let norm = sqrt(g.dropFirst().reduce(square(first).sum()) { $0 + square($1).sum() })
+    guard norm.item > limit else { return g }
+    let scale = Tensor(limit, dtype: first.dtype) / norm
+    return g.map { $0 * scale }
 }
 
 /// Cross-entropy against soft targets when a step has them, else against its labels.
@@ -44,7 +59,7 @@ public struct TrainedLearner {
 /// each step.
 public func trainLearner(_ learner: Learner, from initial: Parameters, steps: Int,
                          batch: (Int) throws -> (images: Tensor, labels: [Int]), targets: (Int) -> Tensor? = { _ in nil },
-                         learningRate: (Int) -> Double, momentum: (Int) -> Double,
+                         learningRate: (Int) -> Double, momentum: (Int) -> Double, gradientClip: Double? = nil,
                          observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
     var θ = initial.detached()
     var buffers = θ.map { Tensor.zeros($0.shape, dtype: $0.dtype) }
@@ -55,7 +70,8 @@ public func trainLearner(_ learner: Learner, from initial: Parameters, steps: In
         let step = try innerStep(learner, parameters: θ.requiringGradient(), buffers: buffers, images: images.detached(),
                                  labels: labels, targets: targets(t)?.detached(),
                                  learningRate: Tensor(learningRate(t), dtype: images.dtype),
-                                 momentum: Tensor(momentum(t), dtype: images.dtype), createGraph: false)
+                                 momentum: Tensor(momentum(t), dtype: images.dtype), gradientClip: gradientClip,
+                                 createGraph: false)
         θ = step.parameters.detached()
         buffers = step.buffers.detached()
         means = step.means.map { $0.detached() }
@@ -97,7 +113,7 @@ extension Teacher {
         let lrs = innerLearningRates, momenta = innerMomenta
         return try trainLearner(learner, from: initial, steps: batches.count, batch: { (batches[$0].images, batches[$0].labels) },
                                 targets: { batches[$0].targets }, learningRate: { lrs[$0] }, momentum: { momenta[$0] },
-                                observe: observe)
+                                gradientClip: preset.innerGradientClip, observe: observe)
     }
 
     /// Trains `learner` on this teacher's curriculum with the learned learning rates and momenta.

@@ -190,7 +190,8 @@ private struct MetaGradientSweep {
             }
             let step = try innerStep(learner, parameters: trajectory.parameters[t].requiringGradient(),
                                      buffers: trajectory.buffers[t], images: images, labels: plan.steps[t].labels, targets: targets,
-                                     learningRate: learningRates[t], momentum: momenta[t], createGraph: false)
+                                     learningRate: learningRates[t], momentum: momenta[t],
+                                     gradientClip: teacher.preset.innerGradientClip, createGraph: false)
             trajectory.parameters.append(step.parameters.detached())
             trajectory.buffers.append(step.buffers.detached())
             trajectory.means.append(step.means.map { $0.detached() })
@@ -260,7 +261,8 @@ extension MetaGradientSweep {
             let step = try innerStep(learner, parameters: θ, buffers: b, images: teacher.batch(t, of: plan, meta),
                                      labels: plan.steps[t].labels, targets: teacher.targets(t, of: plan, meta),
                                      learningRate: lrLeaves[t - tailStart],
-                                     momentum: momentumLeaves[t - tailStart], createGraph: true)
+                                     momentum: momentumLeaves[t - tailStart], gradientClip: teacher.preset.innerGradientClip,
+                                     createGraph: true)
             θ = step.parameters
             b = step.buffers
             innerLosses.append(step.loss.item)
@@ -330,7 +332,7 @@ extension MetaGradientSweep {
         let θ = trajectory.parameters[t].requiringGradient()
         let (logits, μ) = learner(teacher.batch(t, of: plan, meta), θ)
         let loss = trainingLoss(logits, labels: plan.steps[t].labels, targets: teacher.targets(t, of: plan, meta))
-        let g = try gradients(of: loss, wrt: θ.tensors, createGraph: true)
+        let g = clipped(try gradients(of: loss, wrt: θ.tensors, createGraph: true), to: teacher.preset.innerGradientClip)
         var s = Tensor.zeros([], dtype: dtype)
         for (gi, bar) in zip(g, gradientBar) { s = s + (gi * bar).sum() }
         if let meansBar = state.pendingMeans {

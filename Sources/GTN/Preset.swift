@@ -48,6 +48,9 @@ public struct Preset: Codable, Sendable, Equatable {
     /// Each curriculum slot also learns its label: logits [T·B, 10] whose softmax the learner
     /// trains toward, initialised near the slot's one-hot class (learned curricula only).
     public var learnedSoftLabels = false
+    /// When set, each inner step's gradient is scaled down to this global norm when it is longer,
+    /// in meta-training and whenever the teacher's curriculum trains a learner.
+    public var innerGradientClip: Double?
     /// How meta-gradients are computed unless a run says otherwise. Full unroll is faster (no
     /// recomputation); the larger presets need stepwise recomputation to stay within a few GiB.
     public var memoryMode: MemoryMode
@@ -96,7 +99,7 @@ public struct Preset: Codable, Sendable, Equatable {
 extension Preset {
     private enum CodingKeys: String, CodingKey {
         case name, noiseSize, generator, learner, widthRanges, steps, batchSize, perStepOptimizer
-        case initialInnerLearningRate, initialInnerMomentum, outerLearningRate, outerIterations, rotatingLabels, learnedSoftLabels, memoryMode, recordedStepsFraction
+        case initialInnerLearningRate, initialInnerMomentum, outerLearningRate, outerIterations, rotatingLabels, learnedSoftLabels, innerGradientClip, memoryMode, recordedStepsFraction
     }
 
     /// Checkpoints written before the memory settings were stored fields get the values their
@@ -117,6 +120,7 @@ extension Preset {
         outerIterations = try c.decode(Int.self, forKey: .outerIterations)
         rotatingLabels = try c.decodeIfPresent(Bool.self, forKey: .rotatingLabels) ?? false
         learnedSoftLabels = try c.decodeIfPresent(Bool.self, forKey: .learnedSoftLabels) ?? false
+        innerGradientClip = try c.decodeIfPresent(Double.self, forKey: .innerGradientClip)
         memoryMode = try c.decodeIfPresent(MemoryMode.self, forKey: .memoryMode) ?? (name == .cpu ? .fullUnroll : .stepwise)
         recordedStepsFraction = try c.decodeIfPresent(Double.self, forKey: .recordedStepsFraction) ?? (name == .paper ? 0.5 : 0)
     }

@@ -7,7 +7,7 @@ import TensorEngine
 /// The meta-gradient on a tiny configuration in Float64: both memory modes agree, and both match
 /// finite differences of the meta-loss.
 final class MetaGradientTests: XCTestCase {
-    static func tinyPreset(perStep: Bool = true, softLabels: Bool = false) -> Preset {
+    static func tinyPreset(perStep: Bool = true, softLabels: Bool = false, clip: Double? = nil) -> Preset {
         var p = Preset.named(.cpu)
         p.noiseSize = 4
         p.generator = .weightNormalized(channels: 2, middle: 2)
@@ -17,6 +17,7 @@ final class MetaGradientTests: XCTestCase {
         p.perStepOptimizer = perStep
         p.initialInnerLearningRate = 0.1
         p.learnedSoftLabels = softLabels
+        p.innerGradientClip = clip
         return p
     }
 
@@ -30,8 +31,8 @@ final class MetaGradientTests: XCTestCase {
         /// When set, one real batch per inner step replaces `realImages`/`realLabels`.
         var realBatches: [LabeledBatch]?
 
-        init(curriculum: CurriculumKind = .full, perStep: Bool = true, softLabels: Bool = false, seed: UInt64 = 1) {
-            let preset = MetaGradientTests.tinyPreset(perStep: perStep, softLabels: softLabels)
+        init(curriculum: CurriculumKind = .full, perStep: Bool = true, softLabels: Bool = false, clip: Double? = nil, seed: UInt64 = 1) {
+            let preset = MetaGradientTests.tinyPreset(perStep: perStep, softLabels: softLabels, clip: clip)
             var rng = SeededGenerator(seed: seed)
             teacher = Teacher(preset: preset, curriculum: curriculum, dtype: .float64, using: &rng)
             learner = Learner(architecture: .weightNormalized, widths: preset.widthRanges.sample(using: &rng))
@@ -168,6 +169,29 @@ final class MetaGradientTests: XCTestCase {
             let numeric = (up - down) / (2 * h)
             XCTAssertGreaterThan(abs(numeric), 1e-8, "soft labels should influence the meta-loss")
             XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "\(curriculum)")
+        }
+    }
+
+    /// Inner gradient clipping: the scaling is part of every step's update, so the meta-gradient
+    /// (stepwise and full unroll alike) matches finite differences of the clipped run.
+    func testClippedInnerStepsMetaGradientMatchesFiniteDifferences() throws {
+        let unclipped = Fixture(seed: 7)
+        let f = Fixture(clip: 0.05, seed: 7)
+        let g = try f.metaGradient(.stepwise, recordedSteps: 1)
+        XCTAssertNotEqual(g.metaLoss, try unclipped.metaGradient(.stepwise).metaLoss, "the limit should bind")
+        let full = try f.metaGradient(.fullUnroll)
+        XCTAssertEqual(full.metaLoss, g.metaLoss, accuracy: 1e-12)
+        var rng = SeededGenerator(seed: 12)
+        let p = f.teacher.parameters
+        let directions = p.tensors.map { Tensor.randomNormal($0.shape, dtype: .float64, using: &rng) }
+        for result in [g, full] {
+            let analytic = zip(result.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+            let h = 1e-7
+            let up = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * h }))
+            let down = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 - $1 * h }))
+            let numeric = (up - down) / (2 * h)
+            XCTAssertGreaterThan(abs(numeric), 1e-8)
+            XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)))
         }
     }
 }

@@ -78,6 +78,22 @@ final class MetaGradientTests: XCTestCase {
         }
     }
 
+    /// ⟨∇M, d⟩ from `g` against the central difference of `loss` along `directions` (one tensor
+    /// per teacher parameter). Small steps: the meta-loss has kinks wherever a learner's max-pool
+    /// choice or leaky-ReLU sign flips (or an inner gradient crosses its clipping norm), and a
+    /// larger step can straddle one.
+    func assertDirectionalDerivative(_ g: MetaGradient, of loss: (Parameters) throws -> Double, at p: Parameters,
+                                     along directions: [Tensor], _ message: String,
+                                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let analytic = zip(g.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+        let h = 1e-7
+        let up = try loss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * h }))
+        let down = try loss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 - $1 * h }))
+        let numeric = (up - down) / (2 * h)
+        XCTAssertGreaterThan(abs(numeric), 1e-8, "\(message): should influence the meta-loss", file: file, line: line)
+        XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), message, file: file, line: line)
+    }
+
     /// Directional derivatives ⟨∇M, d⟩ along directions confined to one group of meta-parameters.
     func testMetaGradientMatchesFiniteDifferences() throws {
         for perStep in [true, false] {
@@ -97,15 +113,8 @@ final class MetaGradientTests: XCTestCase {
                     member(name) ? Tensor.randomNormal(p.tensors[k].shape, dtype: .float64, using: &rng)
                                  : Tensor.zeros(p.tensors[k].shape, dtype: .float64)
                 }
-                let analytic = zip(g.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
-                // Small steps: the meta-loss has kinks wherever a learner's max-pool choice or
-                // leaky-ReLU sign flips, and a larger step can straddle one.
-                let h = 1e-7
-                let up = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * h }), intermediate: true)
-                let down = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 - $1 * h }), intermediate: true)
-                let numeric = (up - down) / (2 * h)
-                XCTAssertGreaterThan(abs(numeric), 1e-8, "\(group) should influence the meta-loss")
-                XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "perStep=\(perStep): \(group)")
+                try assertDirectionalDerivative(g, of: { try f.metaLoss($0, intermediate: true) }, at: p, along: directions,
+                                                "perStep=\(perStep): \(group)")
             }
         }
     }
@@ -130,15 +139,8 @@ final class MetaGradientTests: XCTestCase {
                            accuracy: 1e-12)
             let p = a.teacher.parameters
             let directions = p.tensors.map { Tensor.randomNormal($0.shape, dtype: .float64, using: &rng) }
-            let analytic = zip(mean.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
-            let h = 1e-7
-            func meanLoss(_ sign: Double) throws -> Double {
-                let moved = Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * (sign * h) })
-                return (try a.metaLoss(moved, intermediate: true) + b.metaLoss(moved, intermediate: true)) / 2
-            }
-            let numeric = (try meanLoss(1) - meanLoss(-1)) / (2 * h)
-            XCTAssertGreaterThan(abs(numeric), 1e-8)
-            XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "recorded=\(recorded)")
+            try assertDirectionalDerivative(mean, of: { (try a.metaLoss($0, intermediate: true) + b.metaLoss($0, intermediate: true)) / 2 },
+                                            at: p, along: directions, "recorded=\(recorded)")
             XCTAssertEqual(mean.metaLoss, (try a.metaLoss(p, intermediate: true) + b.metaLoss(p, intermediate: true)) / 2,
                            accuracy: 1e-12)
         }
@@ -162,13 +164,8 @@ final class MetaGradientTests: XCTestCase {
                 name == Teacher.labelLogitsName ? Tensor.randomNormal(p[name].shape, dtype: .float64, using: &rng)
                                                 : Tensor.zeros(p[name].shape, dtype: .float64)
             }
-            let analytic = zip(g.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
-            let h = 1e-7
-            let up = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * h }), intermediate: true)
-            let down = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 - $1 * h }), intermediate: true)
-            let numeric = (up - down) / (2 * h)
-            XCTAssertGreaterThan(abs(numeric), 1e-8, "soft labels should influence the meta-loss")
-            XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)), "\(curriculum)")
+            try assertDirectionalDerivative(g, of: { try f.metaLoss($0, intermediate: true) }, at: p, along: directions,
+                                            "soft labels, \(curriculum)")
         }
     }
 
@@ -184,14 +181,8 @@ final class MetaGradientTests: XCTestCase {
         var rng = SeededGenerator(seed: 12)
         let p = f.teacher.parameters
         let directions = p.tensors.map { Tensor.randomNormal($0.shape, dtype: .float64, using: &rng) }
-        for result in [g, full] {
-            let analytic = zip(result.gradients, directions).reduce(0.0) { $0 + zip($1.0.doubles, $1.1.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
-            let h = 1e-7
-            let up = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 + $1 * h }))
-            let down = try f.metaLoss(Parameters(names: p.names, tensors: zip(p.tensors, directions).map { $0 - $1 * h }))
-            let numeric = (up - down) / (2 * h)
-            XCTAssertGreaterThan(abs(numeric), 1e-8)
-            XCTAssertEqual(analytic, numeric, accuracy: 1e-5 * max(1, abs(numeric)))
+        for (mode, result) in [("stepwise", g), ("full unroll", full)] {
+            try assertDirectionalDerivative(result, of: { try f.metaLoss($0) }, at: p, along: directions, "clipped, \(mode)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// An opt-in check that finds where non-finite values start: with it on, every differentiable
 /// op (forward and backward, since backward passes are made of the same ops) scans its output,
@@ -21,37 +22,28 @@ public enum FiniteCheck {
         }
     }
 
-    private static let state = NSLock()
+    /// Read without a lock on every op, so that the disabled check is one load; the switch is
+    /// flipped between runs, not during one.
     nonisolated(unsafe) private static var enabled = ProcessInfo.processInfo.environment["GTN_CHECK_FINITE"].map { $0 != "0" && !$0.isEmpty } ?? false
-    nonisolated(unsafe) private static var first: Violation?
+    private static let first = Locked<Violation?>(nil)
 
     public static var isEnabled: Bool {
-        get { state.lock(); defer { state.unlock() }; return enabled }
-        set { state.lock(); enabled = newValue; state.unlock() }
+        get { enabled }
+        set { enabled = newValue }
     }
 
     /// The first violation since the last `reset()`, if any.
-    public static var firstViolation: Violation? {
-        state.lock(); defer { state.unlock() }
-        return first
-    }
+    public static var firstViolation: Violation? { first.withLock { $0 } }
 
-    public static func reset() {
-        state.lock(); first = nil; state.unlock()
-    }
+    public static func reset() { first.withLock { $0 = nil } }
 
     /// Called by every differentiable op with its result; records the op when it is the origin.
     static func inspect(_ op: String, _ output: Tensor, inputs: [Tensor]) {
-        // An unlocked read keeps the disabled check to one load per op; the switch is flipped
-        // between runs, not during one.
         guard enabled, firstViolation == nil else { return }
         let bad = nonFiniteCount(output)
         guard bad > 0, inputs.allSatisfy({ nonFiniteCount($0) == 0 }) else { return }
-        state.lock()
-        if first == nil {
-            first = Violation(op: op, outputShape: output.shape, inputShapes: inputs.map(\.shape), nonFiniteCount: bad)
-        }
-        state.unlock()
+        let violation = Violation(op: op, outputShape: output.shape, inputShapes: inputs.map(\.shape), nonFiniteCount: bad)
+        first.withLock { if $0 == nil { $0 = violation } }
     }
 
     private static func nonFiniteCount(_ t: Tensor) -> Int {

@@ -255,7 +255,10 @@ enum NasOutput {
         func fmt(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "n/a" }
         func seconds(_ v: Double?) -> String { v.map { String(format: "%.2f s", $0) } ?? "n/a" }
         if hasTruth {
-            Terminal.line("Spearman vs ground truth over \(r.candidates) candidates: GTN-\(r.gtnSteps) \(fmt(r.spearmanGtn)) | real-\(steps[0]) \(fmt(r.spearmanReal32)) | real-\(steps[1]) \(fmt(r.spearmanReal128))")
+            func withInterval(_ rho: Double?, _ interval: [Double]?) -> String {
+                fmt(rho) + (interval.map { String(format: " [%.2f, %.2f]", $0[0], $0[1]) } ?? "")
+            }
+            Terminal.line("Spearman vs ground truth over \(r.candidates) candidates (95% bootstrap interval): GTN-\(r.gtnSteps) \(withInterval(r.spearmanGtn, r.spearmanGtnInterval)) | real-\(steps[0]) \(withInterval(r.spearmanReal32, r.spearmanReal32Interval)) | real-\(steps[1]) \(withInterval(r.spearmanReal128, r.spearmanReal128Interval))")
             Terminal.line("Kendall τ-b: GTN-\(r.gtnSteps) \(fmt(r.kendallGtn)) | real-\(steps[0]) \(fmt(r.kendallReal32)) | real-\(steps[1]) \(fmt(r.kendallReal128))")
             Terminal.line("seconds per candidate (one core): GTN-\(r.gtnSteps) \(seconds(r.proxySecondsGtn)) (+ \(seconds(r.generationSeconds)) once to generate the curriculum) | real-\(steps[0]) \(seconds(r.proxySecondsReal32)) | real-\(steps[1]) \(seconds(r.proxySecondsReal128)) | ground truth \(seconds(r.groundTruthSeconds))")
             func ranks(_ v: [Int]?) -> String { v.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "n/a" }

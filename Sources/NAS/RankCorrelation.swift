@@ -1,3 +1,5 @@
+import Support
+
 /// Rank statistics for judging a proxy against the ground truth.
 public enum RankCorrelation {
     /// 1-based ranks in ascending order; tied values share the average of their positions.
@@ -62,5 +64,27 @@ public enum RankCorrelation {
         precondition(proxy.count == groundTruth.count, "groundTruthRanks: \(proxy.count) vs \(groundTruth.count) values")
         let top = proxy.indices.sorted { proxy[$0] != proxy[$1] ? proxy[$0] > proxy[$1] : $0 < $1 }.prefix(k)
         return top.map { i in 1 + groundTruth.filter { $0 > groundTruth[i] }.count }
+    }
+
+    /// A percentile bootstrap interval for Spearman's ρ: `resamples` draws of n pairs with
+    /// replacement (seeded, so the interval is reproducible), the `level` central fraction of the
+    /// resampled ρ (draws where ρ is undefined, e.g. all pairs tied, are left out). `nil` when no
+    /// draw gives a defined ρ.
+    public static func spearmanBootstrapInterval(_ x: [Double], _ y: [Double], level: Double = 0.95, resamples: Int = 2000,
+                                                 seed: UInt64 = 0xB007) -> ClosedRange<Double>? {
+        precondition(x.count == y.count, "spearmanBootstrapInterval: \(x.count) vs \(y.count) values")
+        guard x.count >= 2 else { return nil }
+        var rng = SeededGenerator(seed: seed)
+        var values: [Double] = []
+        values.reserveCapacity(resamples)
+        for _ in 0..<resamples {
+            let picks = (0..<x.count).map { _ in rng.nextIndex(below: x.count) }
+            if let rho = spearman(picks.map { x[$0] }, picks.map { y[$0] }) { values.append(rho) }
+        }
+        guard !values.isEmpty else { return nil }
+        values.sort()
+        let tail = (1 - level) / 2
+        func quantile(_ q: Double) -> Double { values[Swift.min(values.count - 1, Swift.max(0, Int((q * Double(values.count - 1)).rounded())))] }
+        return quantile(tail)...quantile(1 - tail)
     }
 }

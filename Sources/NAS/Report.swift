@@ -17,6 +17,10 @@ public struct NASReport: Codable, Sendable {
     public var spearmanGtn: Double?
     public var spearmanReal32: Double?
     public var spearmanReal128: Double?
+    /// 95% percentile-bootstrap intervals of the Spearman ρ over candidates, [low, high].
+    public var spearmanGtnInterval: [Double]?
+    public var spearmanReal32Interval: [Double]?
+    public var spearmanReal128Interval: [Double]?
     public var kendallGtn: Double?
     public var kendallReal32: Double?
     public var kendallReal128: Double?
@@ -87,6 +91,10 @@ public struct NASReport: Codable, Sendable {
             spearmanGtn = RankCorrelation.spearman(gtn, truth)
             spearmanReal32 = RankCorrelation.spearman(real32, truth)
             spearmanReal128 = RankCorrelation.spearman(real128, truth)
+            let interval = { (proxy: [Double]) in RankCorrelation.spearmanBootstrapInterval(proxy, truth).map { [$0.lowerBound, $0.upperBound] } }
+            spearmanGtnInterval = interval(gtn)
+            spearmanReal32Interval = interval(real32)
+            spearmanReal128Interval = interval(real128)
             kendallGtn = RankCorrelation.kendallTauB(gtn, truth)
             kendallReal32 = RankCorrelation.kendallTauB(real32, truth)
             kendallReal128 = RankCorrelation.kendallTauB(real128, truth)

@@ -1,3 +1,4 @@
+import Support
 import XCTest
 @testable import NAS
 
@@ -46,5 +47,28 @@ final class RankCorrelationTests: XCTestCase {
         XCTAssertEqual(RankCorrelation.groundTruthRanks(ofTop: 10, proxy: proxy, groundTruth: truth), [4, 3, 2, 1, 5])
         // Proxy ties go to the earlier candidate; ground-truth ties share the best rank.
         XCTAssertEqual(RankCorrelation.groundTruthRanks(ofTop: 2, proxy: [0.5, 0.5, 0.1], groundTruth: [0.2, 0.2, 0.9]), [2, 2])
+    }
+}
+
+final class BootstrapIntervalTests: XCTestCase {
+    /// The interval holds the sample ρ, narrows with more candidates, is reproducible, and is
+    /// [1, 1] for a perfect ranking (every resample keeps the order).
+    func testSpearmanBootstrapInterval() throws {
+        var rng = SeededGenerator(seed: 3)
+        func sample(_ n: Int) -> ([Double], [Double]) {
+            let x = (0..<n).map { _ in rng.nextUniform() }
+            return (x, x.map { $0 + 0.3 * rng.nextNormal() })
+        }
+        let (x, y) = sample(30)
+        let rho = try XCTUnwrap(RankCorrelation.spearman(x, y))
+        let interval = try XCTUnwrap(RankCorrelation.spearmanBootstrapInterval(x, y))
+        XCTAssertTrue(interval.contains(rho), "\(interval) should hold \(rho)")
+        XCTAssertGreaterThan(interval.upperBound - interval.lowerBound, 0.05)
+        XCTAssertEqual(RankCorrelation.spearmanBootstrapInterval(x, y), interval)
+        let (bigX, bigY) = sample(300)
+        let wide = try XCTUnwrap(RankCorrelation.spearmanBootstrapInterval(bigX, bigY))
+        XCTAssertLessThan(wide.upperBound - wide.lowerBound, interval.upperBound - interval.lowerBound)
+        XCTAssertEqual(RankCorrelation.spearmanBootstrapInterval([1, 2, 3, 4], [10, 20, 30, 40]), 1...1)
+        XCTAssertNil(RankCorrelation.spearmanBootstrapInterval([1], [2]))
     }
 }

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -86,8 +87,10 @@ def main():
             if not os.path.exists(marker):
                 command = [args.gtn, "train", "--seed", str(seed), "--out", directory] + shlex.split(args.budget) \
                     + shlex.split(args.common) + shlex.split(flags)
-                if os.path.exists(directory):
+                if os.path.exists(os.path.join(directory, "checkpoint.safetensors")):
                     command.append("--resume")
+                elif os.path.exists(directory):
+                    shutil.rmtree(directory)
                 print("+", " ".join(shlex.quote(c) for c in command), flush=True)
                 with open(directory + ".log", "a") as log:
                     status = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)

@@ -38,6 +38,7 @@ struct Evaluate: ParsableCommand {
     var seed: UInt64 = 1_000_003
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         try requirePositive(learners, "--learners")
@@ -73,6 +74,7 @@ struct Evaluate: ParsableCommand {
     struct RealRow: Encodable { var lr: Double; var accuracyMean: Double; var accuracies: [Double] }
 
     func run() throws {
+        output.apply()
         let (configuration, state) = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
         let realData = try data.load(quiet: json)
         let evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
@@ -84,10 +86,10 @@ struct Evaluate: ParsableCommand {
                             preset: configuration.preset.name.rawValue, curriculum: configuration.curriculum.rawValue,
                             accuracyCurve: result.curve, seconds: result.seconds)
         if !json {
-            Terminal.line(String(format: "GTN-%d test accuracy after %d outer iterations: %.2f%% ± %.2f over %d learners",
+            Terminal.result(String(format: "GTN-%d test accuracy after %d outer iterations: %.2f%% ± %.2f over %d learners",
                                  result.steps, state.iteration, 100 * result.mean, 100 * result.standardDeviation, learners))
             if let c = result.curve {
-                Terminal.line("accuracy after each step: " + c.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
+                Terminal.result("accuracy after each step: " + c.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
             }
         }
         if realBaseline {
@@ -114,16 +116,16 @@ struct Evaluate: ParsableCommand {
                 report.realLearnedMomentum = learned.optimizer.innerMomenta
                 report.realAccuracyMean = max(report.realAccuracyMean ?? 0, mean)
                 if !json {
-                    Terminal.line(String(format: "real-%d accuracy with a learned optimizer (%d outer iterations): %.2f%% ± %.2f",
+                    Terminal.result(String(format: "real-%d accuracy with a learned optimizer (%d outer iterations): %.2f%% ± %.2f",
                                          baseline.steps, learnedBaselineIterations, 100 * mean, 100 * standardDeviation(accuracies)))
                 }
             }
             if !json {
                 for row in baseline.rows {
-                    Terminal.line(String(format: "real-%d accuracy at lr %.2f: %.2f%%", baseline.steps, row.learningRate, 100 * row.mean))
+                    Terminal.result(String(format: "real-%d accuracy at lr %.2f: %.2f%%", baseline.steps, row.learningRate, 100 * row.mean))
                 }
                 if let best = report.realAccuracyMean {
-                    Terminal.line(String(format: "best real-%d accuracy: %.2f%% vs GTN-%d %.2f%%",
+                    Terminal.result(String(format: "best real-%d accuracy: %.2f%% vs GTN-%d %.2f%%",
                                          baseline.steps, 100 * best, result.steps, 100 * result.mean))
                 }
             }
@@ -132,7 +134,7 @@ struct Evaluate: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            Terminal.result(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
 }

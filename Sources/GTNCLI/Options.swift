@@ -20,7 +20,9 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Dataset: mnist, fashion-mnist or kmnist.")
     var dataset: DatasetKind = .mnist
 
-    func load(quiet: Bool = false) throws -> RealData {
+    /// Loads `kind` (default: --dataset).
+    func load(kind: DatasetKind? = nil, quiet: Bool = false) throws -> RealData {
+        let dataset = kind ?? dataset
         let start = Date()
         let data = try RealData.load(kind: dataset, dataDirectory: dataDirectory, splitSeed: 0) { message in
             if !quiet { Terminal.status(message) }
@@ -60,4 +62,12 @@ struct MemoryOptions: ParsableArguments {
 /// A positive count, checked with a message naming the flag.
 func requirePositive(_ value: Int?, _ flag: String) throws {
     if let value, value <= 0 { throw ValidationError("\(flag) must be a positive number, got \(value)") }
+}
+
+/// `--quiet` for commands that print progress.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Print no progress or status lines (stderr); results (stdout) still print.")
+    var quiet = false
+
+    func apply() { if quiet { Terminal.isQuiet = true } }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Datasets
 import FileFormats
 import Foundation
 import GTN
+import RunReport
 import TensorEngine
 
 struct Train: ParsableCommand {
@@ -12,14 +14,20 @@ struct Train: ParsableCommand {
         generated data, scores it on real data and differentiates that score through the whole inner \
         training run. Metrics go to OUT/metrics.jsonl (one JSON object per line), the checkpoint to \
         OUT/checkpoint.safetensors (atomically, every --checkpoint-every iterations and at the end). \
-        A killed run continues exactly where its last checkpoint left it with --resume.
+        A killed run continues exactly where its last checkpoint left it with --resume. OUT/report.html \
+        (see `gtn report`) and TensorBoard event files in OUT/tensorboard are refreshed as the run goes. \
+        --config FILE.json starts from a saved configuration, such as a run's OUT/config.json, which \
+        replays that run; flags given on the command line override its fields.
         """)
+
+    @Option(help: "Start from this configuration (a run's config.json: replays it); flags given override it.")
+    var config: String?
 
     @Option(help: "Configuration: cpu (default, sized for a laptop), paper or seed.")
     var preset: Preset.Name?
 
-    @Option(help: "Curriculum: full, shuffled-batch, all-shuffled or none.")
-    var curriculum: CurriculumKind = .full
+    @Option(help: "Curriculum: full (default), shuffled-batch, all-shuffled or none.")
+    var curriculum: CurriculumKind?
 
     @Option(help: "Outer iterations (default: the preset's).")
     var outer: Int?
@@ -34,13 +42,13 @@ struct Train: ParsableCommand {
     var widths: LearnerWidths?
 
     @Option(name: .customLong("learner-family"), help: "Learners to meta-train on: preset (the preset's two-block family with random widths) or search-space (2-4 blocks of kernel 3 or 5, widths 8-48, FC 32-256: the architectures `gtn nas` ranks).")
-    var learnerFamily: LearnerFamily = .preset
+    var learnerFamily: LearnerFamily?
 
     @Option(name: .customLong("inner-lr"), help: "Initial inner learning rate (default: the preset's).")
     var innerLearningRate: Double?
 
-    @Option(help: "Random seed; the same seed gives the same run.")
-    var seed: UInt64 = 0
+    @Option(help: "Random seed; the same seed gives the same run (default: 0).")
+    var seed: UInt64?
 
     @Option(help: "Output directory for checkpoint, metrics and evaluations (default: runs/<preset>-<curriculum>).")
     var out: String?
@@ -59,8 +67,8 @@ struct Train: ParsableCommand {
 
     @OptionGroup var memory: MemoryOptions
 
-    @Flag(name: .customLong("intermediate-losses"), help: "Add the real-data loss after every inner step to the meta-loss.")
-    var intermediateLosses = false
+    @Flag(name: .customLong("intermediate-losses"), inversion: .prefixedNo, help: "Add the real-data loss after every inner step to the meta-loss (default: off).")
+    var intermediateLosses: Bool?
 
     @Option(name: .customLong("time-limit"), help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited.")
     var timeLimit: Double?
@@ -81,6 +89,7 @@ struct Train: ParsableCommand {
     var checkFinite = false
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         if learnerFamily == .searchSpace && (widths != nil || presetName == .seed) {
@@ -92,7 +101,7 @@ struct Train: ParsableCommand {
         try requirePositive(evaluationLearners, "--eval-learners")
         try requirePositive(checkpointEvery, "--checkpoint-every")
         try requirePositive(learnersPerIteration, "--learners-per-iteration")
-        if softLabels == true && curriculum == .none {
+        if softLabels == true && curriculum == CurriculumKind.none {
             throw ValidationError("--soft-labels learns a label per curriculum slot; the none curriculum has no slots (it draws fresh noise and labels)")
         }
         try requirePositive(metaBatch, "--meta-batch")
@@ -106,27 +115,40 @@ struct Train: ParsableCommand {
     var presetName: Preset.Name { preset ?? .cpu }
 
     var outputDirectory: URL {
-        URL(fileURLWithPath: out ?? "runs/\(presetName.rawValue)-\(curriculum.rawValue)")
+        let c = try? makeConfiguration()
+        return URL(fileURLWithPath: out ?? "runs/\((c?.preset.name ?? presetName).rawValue)-\((c?.curriculum ?? .full).rawValue)")
     }
 
+    /// The preset's defaults, or --config's configuration, with every given flag applied.
     func makeConfiguration() throws -> TrainingConfiguration {
-        var p = Preset.named(presetName)
+        var base: TrainingConfiguration?
+        if let config {
+            do {
+                base = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
+            } catch {
+                throw ValidationError("--config \(config): not a training configuration (a run's config.json): \(error)")
+            }
+        }
+        var p = preset.map(Preset.named) ?? base?.preset ?? Preset.named(presetName)
         if let steps { p.steps = steps }
         if let batch { p.batchSize = batch }
         if let innerLearningRate { p.initialInnerLearningRate = innerLearningRate }
         if let rotatingLabels { p.rotatingLabels = rotatingLabels }
         if let softLabels { p.learnedSoftLabels = softLabels }
-        var c = TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
-        c.timeBudget = timeLimit
+        var c = base ?? TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
+        c.preset = p
+        if let outer { c.outerIterations = outer } else if timeLimit != nil { c.outerIterations = .max }
+        if let timeLimit { c.timeBudget = timeLimit }
         if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration }
-        c.metaBatchSize = metaBatch
-        c.curriculum = curriculum
-        c.fixedWidths = widths
-        if learnerFamily == .searchSpace { c.learnerSpace = ArchitectureSpace.standard.everyWidthInRange }
-        c.seed = seed
+        if let metaBatch { c.metaBatchSize = metaBatch }
+        if let curriculum { c.curriculum = curriculum }
+        if let widths { c.fixedWidths = widths }
+        if let learnerFamily { c.learnerSpace = learnerFamily == .searchSpace ? ArchitectureSpace.standard.everyWidthInRange : nil }
+        if let seed { c.seed = seed }
         try memory.apply(to: &c)
-        c.intermediateLosses = intermediateLosses
-        c.dataset = data.dataset.rawValue
+        if let intermediateLosses { c.intermediateLosses = intermediateLosses }
+        // --dataset has a default, so only a non-default one overrides the configuration's.
+        if base == nil || data.dataset != .mnist { c.dataset = data.dataset.rawValue }
         return c
     }
 
@@ -136,6 +158,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         if checkFinite { FiniteCheck.isEnabled = true }
+        output.apply()
         let directory = outputDirectory
         let run: TrainingRun
         if resume {
@@ -151,14 +174,20 @@ struct Train: ParsableCommand {
                 throw ValidationError("\(directory.path) already holds a checkpoint; pass --resume to continue it or choose another --out")
             }
             let configuration = try makeConfiguration()
-            run = try TrainingRun.start(in: directory, configuration: configuration, data: try data.load(), policy: policy)
+            run = try TrainingRun.start(in: directory, configuration: configuration,
+                                        data: try data.load(kind: DatasetKind(rawValue: configuration.dataset)), policy: policy)
         }
         let configuration = run.configuration
         Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
 
         var progress = TrainingProgress(run: run)
-        try run.run { event in progress.report(event) }
-        Terminal.line("meta-gradient clipped \(run.state.clippedCount) times, skipped \(run.state.skippedCount) times; checkpoint: \(run.checkpointURL.path)")
+        let monitor = try RunMonitor(run: run)
+        try run.run { event in
+            progress.report(event)
+            do { try monitor.record(event) } catch { Terminal.line("warning: report or TensorBoard events not updated: \(error)") }
+        }
+        Terminal.result("report: \(monitor.reportURL.path); TensorBoard: tensorboard --logdir \(directory.appendingPathComponent(RunMonitor.tensorBoardDirectoryName).path)")
+        Terminal.result("meta-gradient clipped \(run.state.clippedCount) times, skipped \(run.state.skippedCount) times; checkpoint: \(run.checkpointURL.path)")
     }
 }
 
@@ -199,7 +228,8 @@ struct TrainingProgress {
             Terminal.status("evaluating: learner \(finished)/\(total)")
         case .evaluationFinished(let record, let evaluation, let final):
             lastAccuracy = (record.iteration, record.gtnAccuracyMean)
-            Terminal.line(String(format: "%@ after %d outer iterations: GTN-%d test accuracy %.2f%% ± %.2f (K=%d, %.1f s)",
+            let print = final ? Terminal.result : Terminal.line
+            print(String(format: "%@ after %d outer iterations: GTN-%d test accuracy %.2f%% ± %.2f (K=%d, %.1f s)",
                                  final ? "final evaluation" : "evaluation", record.iteration, record.steps,
                                  100 * record.gtnAccuracyMean, 100 * record.gtnAccuracyStd, evaluation.learners,
                                  evaluation.seconds))

@@ -72,7 +72,8 @@ public struct SVGChart {
             .filter { $0.0.x.isFinite && $0.0.y.isFinite }
         let xs = finite.map(\.0.x) + xIncludes
         let ys = finite.flatMap { [$0.0.y - $0.1, $0.0.y + $0.1] } + referenceLines.map(\.y).filter(\.isFinite) + yIncludes
-        let xAxis = Axis(values: xs), yAxis = Axis(values: ys)
+        // Iterations and steps are whole numbers: no ticks between them.
+        let xAxis = Axis(values: xs, integral: !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() }), yAxis = Axis(values: ys)
         let plot = (x0: margin.left, x1: width - margin.right, y0: margin.top, y1: height - margin.bottom)
         func px(_ x: Double) -> Double { plot.x0 + (x - xAxis.low) / (xAxis.high - xAxis.low) * (plot.x1 - plot.x0) }
         func py(_ y: Double) -> Double { plot.y1 - (y - yAxis.low) / (yAxis.high - yAxis.low) * (plot.y1 - plot.y0) }
@@ -143,13 +144,14 @@ public struct SVGChart {
         var high: Double
         var ticks: [Double]
 
-        init(values: [Double]) {
+        init(values: [Double], integral: Bool = false) {
             let finite = values.filter(\.isFinite)
             var low = finite.min() ?? 0, high = finite.max() ?? 1
             if high - low < 1e-12 * max(abs(low), 1) { low -= max(abs(low) * 0.1, 0.5); high += max(abs(high) * 0.1, 0.5) }
             let rough = (high - low) / 5
             let magnitude = pow(10, floor(log10(rough)))
-            let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= rough } ?? 10 * magnitude
+            var step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= rough } ?? 10 * magnitude
+            if integral { step = max(step.rounded(), 1) }
             self.low = floor(low / step) * step
             self.high = ceil(high / step) * step
             ticks = stride(from: self.low, through: self.high + step / 2, by: step).map { ($0 / step).rounded() * step }

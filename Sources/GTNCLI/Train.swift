@@ -95,6 +95,7 @@ struct Train: ParsableCommand {
         if learnerFamily == .searchSpace && (widths != nil || presetName == .seed) {
             throw ValidationError("--learner-family search-space draws whole architectures; it cannot be combined with --widths or the seed preset")
         }
+        if resume && config != nil { throw ValidationError("--config starts a new run; --resume continues the checkpoint's configuration") }
         try requirePositive(outer, "--outer")
         try requirePositive(steps, "--steps")
         try requirePositive(batch, "--batch")
@@ -137,6 +138,10 @@ struct Train: ParsableCommand {
         if let softLabels { p.learnedSoftLabels = softLabels }
         var c = base ?? TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
         c.preset = p
+        if base != nil && preset != nil {  // another preset brings its own memory mode
+            c.memoryMode = p.memoryMode
+            c.recordedSteps = nil
+        }
         if let outer { c.outerIterations = outer } else if timeLimit != nil { c.outerIterations = .max }
         if let timeLimit { c.timeBudget = timeLimit }
         if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration }

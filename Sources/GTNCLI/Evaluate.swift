@@ -7,7 +7,8 @@ struct Evaluate: ParsableCommand {
         commandName: "eval",
         abstract: "Measure a checkpoint's GTN-T test accuracy (and the real-data baseline).",
         discussion: """
-        Trains K fresh learners (widths drawn from the preset's ranges with a fixed evaluation seed) for T \
+        --curve reports the accuracy after every inner step (and, with --real-baseline, the same for real \
+        data at the grid's best learning rate). Trains K fresh learners (widths drawn from the preset's ranges with a fixed evaluation seed) for T \
         steps on the teacher's curriculum with its learned learning rates and momenta, then scores them on \
         the 10,000 test images. --real-baseline also trains the same learners for T steps on real batches \
         in two ways: with SGD (momentum 0.5) for each learning rate in {0.01, 0.02, 0.05, 0.1, 0.2, 0.5} \
@@ -57,6 +58,8 @@ struct Evaluate: ParsableCommand {
         var preset: String
         var curriculum: String
         var accuracyCurve: [Double]?
+        /// With --curve: real data at the grid's best learning rate, after every step.
+        var realAccuracyCurve: [Double]?
         /// The better of the two real baselines.
         var realAccuracyMean: Double?
         var realGridAccuracyMean: Double?
@@ -102,6 +105,13 @@ struct Evaluate: ParsableCommand {
             report.realGridAccuracyStd = baseline.best.map { standardDeviation($0.accuracies) }
             report.realAccuracyMean = baseline.best?.mean
             report.realBestLr = baseline.best?.learningRate
+            if curve, let best = baseline.best {
+                report.realAccuracyCurve = try evaluator.realAccuracyCurve(learners: learners, seed: seed, learningRate: best.learningRate)
+                if !json {
+                    Terminal.result(String(format: "real accuracy after each step (lr %.2f): ", best.learningRate)
+                                    + report.realAccuracyCurve!.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
+                }
+            }
             if learnedBaselineIterations > 0 {
                 let learned = try LearnedRealBaseline.learn(configuration: configuration, data: realData,
                                                             outerIterations: learnedBaselineIterations) { n in

@@ -207,7 +207,7 @@ public struct RunReport {
         chart.series = [SVGChart.Series("GTN", points: curve.enumerated().map { (Double($0.offset + 1), 100 * $0.element) },
                                         color: Self.colors.blue, style: .lineAndMarkers(radius: 2.5))]
         if let real = evaluation["real_accuracy_curve"] as? [Double], !real.isEmpty {
-            chart.series.append(SVGChart.Series("real", points: real.enumerated().map { (Double($0.offset + 1), 100 * $0.element) },
+            chart.series.append(SVGChart.Series("real, grid's best lr", points: real.enumerated().map { (Double($0.offset + 1), 100 * $0.element) },
                                                 color: Self.colors.green, style: .lineAndMarkers(radius: 2.5)))
         } else if let real = evaluation["real_accuracy_mean"] as? Double {
             chart.referenceLines = [SVGChart.ReferenceLine("real, after the last step", y: 100 * real, color: Self.colors.green)]

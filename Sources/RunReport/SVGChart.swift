@@ -70,9 +70,18 @@ public struct SVGChart {
     public func svg() -> String {
         let finite = series.flatMap { s in s.points.indices.map { i in (s.points[i], s.errors?[i] ?? 0) } }
             .filter { $0.0.x.isFinite && $0.0.y.isFinite }
-        let xs = finite.map(\.0.x) + xIncludes
-        let ys = finite.flatMap { [$0.0.y - $0.1, $0.0.y + $0.1] } + referenceLines.map(\.y).filter(\.isFinite) + yIncludes
-        // Iterations and steps are whole numbers: no ticks between them.
+        var xs = finite.map(\.0.x) + xIncludes
+        var ys = finite.flatMap { [$0.0.y - $0.1, $0.0.y + $0.1] } + referenceLines.map(\.y).filter(\.isFinite) + yIncludes
+        // Scatter plots keep markers off the frame.
+        if series.allSatisfy({ if case .markers = $0.style { true } else { false } }) {
+            func padded(_ values: [Double]) -> [Double] {
+                guard let low = values.min(), let high = values.max() else { return values }
+                let pad: Double = 0.04 * (high - low)
+                return values + [low - pad, high + pad]
+            }
+            xs = padded(xs)
+            ys = padded(ys)
+        }
         let xAxis = Axis(values: xs, integral: !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() }), yAxis = Axis(values: ys)
         let plot = (x0: margin.left, x1: width - margin.right, y0: margin.top, y1: height - margin.bottom)
         func px(_ x: Double) -> Double { plot.x0 + (x - xAxis.low) / (xAxis.high - xAxis.low) * (plot.x1 - plot.x0) }

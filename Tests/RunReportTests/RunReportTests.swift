@@ -105,7 +105,7 @@ final class RunReportTests: XCTestCase {
         let width = 1200
         // A copy with a script that records where each chart and the grid lie; the report itself has none.
         let probe = url.deletingLastPathComponent().appendingPathComponent("probe.html")
-        let script = "<script>document.body.setAttribute('data-boxes', JSON.stringify({height: document.documentElement.scrollHeight, boxes: [...document.querySelectorAll('svg.chart, img.grid')].map(e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height] })}))</script>"
+        let script = "<script>document.body.setAttribute('data-boxes', JSON.stringify({height: document.documentElement.scrollHeight, boxes: [...document.querySelectorAll('svg.chart'), ...document.querySelectorAll('img.grid')].map(e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height] })}))</script>"
         try html.replacingOccurrences(of: "</body>", with: script + "</body>").write(to: probe, atomically: true, encoding: .utf8)
         let dom = try execute(browser, ["--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=\(width),1000", "--dump-dom", probe.absoluteString])
         XCTAssertEqual(dom.components(separatedBy: "<svg class=\"chart\"").count - 1, Self.expectedCharts, "charts in Chromium's DOM")
@@ -129,6 +129,10 @@ final class RunReportTests: XCTestCase {
             XCTAssertGreaterThan(variance, 50, "chart \(index) at \(box) looks blank")
             let inked = image.fractionDarker(than: 200, x: Int(box[0]) + 2, y: Int(box[1]) + 40, width: Int(box[2]) - 4, height: Int(box[3]) - 44)
             XCTAssertGreaterThan(inked, 0.005, "chart \(index) at \(box) has almost nothing drawn")
+            if index < Self.expectedCharts {  // the charts' data is in colour, unlike their frames, text and the grid
+                let coloured = image.fractionColoured(x: Int(box[0]) + 2, y: Int(box[1]) + 40, width: Int(box[2]) - 4, height: Int(box[3]) - 44)
+                XCTAssertGreaterThan(coloured, 0.002, "chart \(index) at \(box) draws no data")
+            }
         }
     }
 
@@ -208,6 +212,8 @@ struct DecodedPNG {
     let width: Int
     let height: Int
     let gray: [Double]
+    /// Largest minus smallest channel: 0 for the gray axes, text and grid, high for data in colour.
+    let chroma: [Double]
 
     init(_ data: Data) throws {
         let bytes = [UInt8](data)
@@ -255,11 +261,20 @@ struct DecodedPNG {
             let r = Double(pixels[i * channels]), g = Double(pixels[i * channels + 1]), b = Double(pixels[i * channels + 2])
             return 0.299 * r + 0.587 * g + 0.114 * b
         }
+        chroma = (0..<(w * h)).map { (i: Int) -> Double in
+            let channels = [pixels[i * channels], pixels[i * channels + 1], pixels[i * channels + 2]]
+            return Double(channels.max()! - channels.min()!)
+        }
     }
 
-    private func region(x: Int, y: Int, width: Int, height: Int) -> [Double] {
+    private func region(x: Int, y: Int, width: Int, height: Int, of values: [Double]? = nil) -> [Double] {
         let xs = max(x, 0)..<min(x + width, self.width), ys = max(y, 0)..<min(y + height, self.height)
-        return ys.flatMap { row in xs.map { gray[row * self.width + $0] } }
+        return ys.flatMap { row in xs.map { (values ?? gray)[row * self.width + $0] } }
+    }
+
+    func fractionColoured(x: Int, y: Int, width: Int, height: Int) -> Double {
+        let values = region(x: x, y: y, width: width, height: height, of: chroma)
+        return values.isEmpty ? 0 : Double(values.filter { $0 > 60 }.count) / Double(values.count)
     }
 
     func variance(x: Int, y: Int, width: Int, height: Int) -> Double {

@@ -44,13 +44,11 @@ public final class RunMonitor {
         case .evaluationFinished(let record, _, _):
             try events?.addScalar(Tag.accuracyMean, record.gtnAccuracyMean, step: record.iteration)
             try events?.addScalar(Tag.accuracyStd, record.gtnAccuracyStd, step: record.iteration)
-            let teacher = run.state.teacher
-            if let events {
-                let grid = CurriculumGrid.render(teacher)
-                try events.addImage(Tag.curriculum, png: grid.pngData(), width: grid.size.width, height: grid.size.height,
-                                    step: record.iteration)
-            }
-            if writesReport { try writeReport() }
+            // One rendering of the current teacher's curriculum serves both views.
+            let grid = CurriculumGrid.render(run.state.teacher)
+            try events?.addImage(Tag.curriculum, png: grid.pngData(), width: grid.size.width, height: grid.size.height,
+                                 step: record.iteration)
+            if writesReport { try writeReport(grid: grid) }
         case .evaluationProgress, .checkpointWritten, .stopped:
             break
         }
@@ -58,8 +56,9 @@ public final class RunMonitor {
 
     /// Rewrites `report.html` from the run's files and its current teacher (which may be newer
     /// than the last checkpoint).
-    public func writeReport() throws {
-        let report = RunReport(history: try RunHistory(directory: run.directory), teacher: run.state.teacher)
+    public func writeReport(grid: ImageGrid? = nil) throws {
+        var report = RunReport(history: try RunHistory(directory: run.directory), teacher: run.state.teacher)
+        report.curriculumGrid = grid
         try report.write(to: reportURL)
     }
 }

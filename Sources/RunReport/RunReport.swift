@@ -12,6 +12,8 @@ public struct RunReport {
     public var history: RunHistory
     /// The teacher whose learned optimizer and curriculum are shown (nil: those sections say why not).
     public var teacher: Teacher?
+    /// The teacher's curriculum grid when already rendered (nil: rendered from `teacher`).
+    public var curriculumGrid: ImageGrid?
     /// A `gtn nas --json` result.
     public var nas: [String: Any]?
     public var generated = Date()
@@ -231,7 +233,7 @@ public struct RunReport {
             perStep("Learned inner learning rate per step", "learning rate", teacher.innerLearningRates, Self.colors.blue),
             perStep("Learned inner momentum per step", "momentum", teacher.innerMomenta, Self.colors.orange),
         ])
-        let grid = CurriculumGrid.render(teacher)
+        let grid = curriculumGrid ?? CurriculumGrid.render(teacher)
         let (width, height) = grid.size
         let scale = min(2.0, 900.0 / Double(height)) < 1 ? 1.0 : min(2.0, 900.0 / Double(height))
         out += "<h2>Curriculum</h2><div class=\"charts\"><figure><img class=\"grid\" alt=\"generated curriculum\" width=\"\(Int(Double(width) * scale))\" height=\"\(Int(Double(height) * scale))\" src=\"data:image/png;base64,\(grid.pngData().base64EncodedString())\"><figcaption>One row per inner step, one column per batch slot (class above), as the learners see them; each image stretched to its own range.</figcaption></figure></div>"

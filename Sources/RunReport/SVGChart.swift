@@ -139,8 +139,8 @@ public struct SVGChart {
         }
         // Legend, one row under the title.
         var x = plot.x0
-        for (name, color) in series.map({ ($0.name, $0.color) }) + referenceLines.map({ ($0.name, $0.color) }) {
-            out += "<rect x=\"\(f(x))\" y=\"26\" width=\"10\" height=\"10\" fill=\"\(color)\"/>"
+        for (name, color, opacity) in series.map({ ($0.name, $0.color, $0.opacity) }) + referenceLines.map({ ($0.name, $0.color, 1.0) }) {
+            out += "<rect x=\"\(f(x))\" y=\"26\" width=\"10\" height=\"10\" fill=\"\(color)\" fill-opacity=\"\(f(opacity))\"/>"
             out += "<text x=\"\(f(x + 14))\" y=\"35\">\(escape(name))</text>"
             x += 24 + Double(name.count) * 6.2
         }
@@ -169,10 +169,10 @@ public struct SVGChart {
 
     static func format(_ value: Double, digits: Int = 3) -> String {
         if value == 0 { return "0" }
+        // Whole numbers as they are (iterations, seconds), unless huge.
+        if value == value.rounded() && abs(value) < 1e6 { return String(format: "%.0f", value) }
         if abs(value) >= 1e5 || abs(value) < 1e-3 { return String(format: "%.\(digits - 1)e", value) }
-        var text = String(format: "%.\(digits)g", value)
-        if text.contains("e") { text = String(format: "%.\(max(digits - 1, 0))f", value) }
-        return text
+        return String(format: "%.\(digits)g", value)
     }
 
     private func f(_ value: Double) -> String { String(format: "%.1f", value) }

@@ -27,4 +27,11 @@ final class SVGChartTests: XCTestCase {
         let smoothed = RunReport.smoothed([(1, 2), (2, 2), (3, 2)])
         XCTAssertEqual(smoothed.map(\.y), [2, 2, 2].map(Double.init), "a constant series stays constant from its first point")
     }
+
+    func testTickLabels() {
+        XCTAssertEqual(SVGChart.format(1200), "1200")
+        XCTAssertEqual(SVGChart.format(0.25), "0.25")
+        XCTAssertEqual(SVGChart.format(2.5), "2.5")
+        XCTAssertEqual(SVGChart.format(0.0001), "1.00e-04")
+    }
 }

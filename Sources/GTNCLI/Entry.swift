@@ -26,10 +26,10 @@ struct GTNCommand: ParsableCommand {
         Progress goes to stderr (--quiet silences it), results to stdout.
 
         Environment:
-          GTN_DATA_DIR       dataset directory when --data-dir is not given
-          GTN_THREADS        worker threads (default: the machine's cores)
-          GTN_GEMM           openblas: use OpenBLAS for matrix products when it loads (default: the Swift kernels)
-          GTN_CHECK_FINITE   1: check every op's output for NaN/infinity (as train --check-finite)
+          GTN_DATA_DIR        dataset directory when --data-dir is not given
+          GTN_THREADS         worker threads (default: the machine's cores)
+          GTN_GEMM=openblas   matrix products through OpenBLAS (default: Swift kernels)
+          GTN_CHECK_FINITE=1  check ops for NaN/infinity, as train --check-finite
         """,
         version: gtnVersion,
         subcommands: [Train.self, Evaluate.self, Sample.self, ReportCommand.self, Bench.self, Nas.self])

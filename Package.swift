@@ -29,10 +29,11 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["FileFormats", "Support"], swiftSettings: kernelFlags),
         .target(name: "GTN", dependencies: ["Datasets", "FileFormats", "NeuralNet", "Support", "TensorEngine"], swiftSettings: kernelFlags),
         .target(name: "NAS", dependencies: ["Datasets", "FileFormats", "GTN", "NeuralNet", "Support", "TensorEngine"], swiftSettings: kernelFlags),
+        .target(name: "RunReport", dependencies: ["FileFormats", "GTN", "NAS", "Support", "TensorEngine"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "GTNCLI",
             dependencies: [
-                "Datasets", "FileFormats", "GTN", "Kernels", "NAS", "NeuralNet", "Support", "TensorEngine",
+                "Datasets", "FileFormats", "GTN", "Kernels", "NAS", "NeuralNet", "RunReport", "Support", "TensorEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelFlags),
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "FileFormats", "TestSupport"]),
         .testTarget(name: "GTNTests", dependencies: ["Datasets", "FileFormats", "GTN", "NeuralNet", "Support", "TensorEngine", "TestSupport"]),
         .testTarget(name: "NASTests", dependencies: ["Datasets", "GTN", "NAS", "Support", "TensorEngine", "TestSupport"]),
+        .testTarget(name: "RunReportTests", dependencies: ["CZlib", "FileFormats", "GTN", "RunReport", "Support", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Datasets", "FileFormats", "GTN", "NeuralNet", "Support", "TensorEngine", "TestSupport"]),
     ]
 )

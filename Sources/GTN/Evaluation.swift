@@ -131,4 +131,25 @@ public struct Evaluator {
         }
         return RealBaseline(steps: T, rows: rows)
     }
+
+    /// Mean test accuracy after every step of the same learners trained on the same real batches
+    /// as `realBaseline` at one learning rate: the real-data counterpart of
+    /// `gtnAccuracy(curve: true)`, whose last value is that learning rate's row.
+    public func realAccuracyCurve(learners count: Int, seed: UInt64 = 1_000_003, learningRate: Double,
+                                  momentum: Double = 0.5) throws -> [Double] {
+        let T = teacher.preset.steps, B = teacher.preset.batchSize
+        let pairs = learners(count, seed: seed)
+        let curves = try Parallel.map(count) { k in
+            let (learner, initial) = pairs[k]
+            var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
+            var perStep = [Double](repeating: 0, count: T)
+            _ = try trainLearner(learner, from: initial, steps: T,
+                                 batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
+                                 learningRate: { _ in learningRate }, momentum: { _ in momentum }) { t, θ, means in
+                perStep[t] = accuracy(of: learner, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: data.test)
+            }
+            return perStep
+        }
+        return (0..<T).map { t in curves.map { $0[t] }.reduce(0, +) / Double(count) }
+    }
 }

@@ -33,20 +33,20 @@ struct KernelsBench: ParsableCommand {
     func run() throws {
         var backends: [GEMMBackend] = [.swift]
         if OpenBLAS.isAvailable { backends.append(.openBLAS) }
-        Terminal.line("threads: \(Parallel.threadCount); OpenBLAS: \(OpenBLAS.libraryDescription); default GEMM: \(GEMM.defaultBackend.rawValue)")
-        Terminal.line("GEMM (GFLOP/s)")
+        Terminal.result("threads: \(Parallel.threadCount); OpenBLAS: \(OpenBLAS.libraryDescription); default GEMM: \(GEMM.defaultBackend.rawValue)")
+        Terminal.result("GEMM (GFLOP/s)")
         let rows = KernelBenchmark.gemm(shapes: KernelBenchmark.noteShapes, backends: backends, minSeconds: seconds)
         let shapeLabels = KernelBenchmark.noteShapes.map(\.label)
-        Terminal.line("  " + "shape".padding(toLength: 34, withPad: " ", startingAt: 0) + backends.map { $0.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined() + (backends.count > 1 ? "swift/openBLAS" : ""))
+        Terminal.result("  " + "shape".padding(toLength: 34, withPad: " ", startingAt: 0) + backends.map { $0.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined() + (backends.count > 1 ? "swift/openBLAS" : ""))
         for label in shapeLabels {
             let values = backends.map { b in rows.first { $0.label == label && $0.backend == b }?.gflops ?? .nan }
             var line = "  " + label.padding(toLength: 34, withPad: " ", startingAt: 0)
             line += values.map { String(format: "%-10.1f", $0) }.joined()
             if values.count > 1 { line += String(format: "%.2f", values[0] / values[1]) }
-            Terminal.line(line)
+            Terminal.result(line)
         }
 
-        Terminal.line("conv2d at batch \(batch) (paper and cpu preset shapes; direct-convolution GFLOP/s, so Winograd's are effective rates, and time relative to the im2col GEMM)")
+        Terminal.result("conv2d at batch \(batch) (paper and cpu preset shapes; direct-convolution GFLOP/s, so Winograd's are effective rates, and time relative to the im2col GEMM)")
         let cases: [(String, [Int], [Int])] = [
             ("learner conv1 1→64 @28", [batch, 1, 28, 28], [64, 1, 3, 3]),
             ("learner conv2 64→128 @14", [batch, 64, 14, 14], [128, 64, 3, 3]),
@@ -79,7 +79,7 @@ struct KernelsBench: ParsableCommand {
                     ConvolutionOptions.winogradEnabled = true
                     line += String(format: "; im2col %.1f GFLOP/s (Winograd %.2f× faster)", flops / direct / 1e9, direct / t)
                 }
-                Terminal.line(line)
+                Terminal.result(line)
             }
         }
     }
@@ -126,6 +126,7 @@ struct TrainBench: ParsableCommand {
     var json = false
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         try requirePositive(outer, "--outer")
@@ -133,6 +134,7 @@ struct TrainBench: ParsableCommand {
     }
 
     func run() throws {
+        output.apply()
         var p = Preset.named(preset)
         if let steps { p.steps = steps }
         var c = TrainingConfiguration(preset: p, outerIterations: outer + 1)
@@ -177,13 +179,13 @@ struct TrainBench: ParsableCommand {
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
         } else {
-            Terminal.line(String(format: "median %.2f s per outer iteration; peak RSS %.2f GiB; peak live tensors %.2f GiB",
+            Terminal.result(String(format: "median %.2f s per outer iteration; peak RSS %.2f GiB; peak live tensors %.2f GiB",
                                  median, Double(rss) / 1_073_741_824, Double(poolPeak) / 1_073_741_824))
-            Terminal.line(String(format: "%.1f GFLOP per iteration (GEMM-based ops, direct algorithms), %.1f GFLOP/s effective; %.1f GFLOP executed (Winograd convolutions do fewer), %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s FP32 FMA peak",
+            Terminal.result(String(format: "%.1f GFLOP per iteration (GEMM-based ops, direct algorithms), %.1f GFLOP/s effective; %.1f GFLOP executed (Winograd convolutions do fewer), %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s FP32 FMA peak",
                                  flopsPerOuter / 1e9, gflops, executedPerOuter / 1e9, executedGflops, 100 * executedGflops / peakGflops, peakGflops))
-            Terminal.line("time per op (share of the timed iterations' wall time):")
+            Terminal.result("time per op (share of the timed iterations' wall time):")
             for e in profiler.entries.prefix(20) {
-                Terminal.line(String(format: "  %-26@ %6.1f%%  %8.3f s/iter  %7.0f calls/iter%@", e.op, 100 * e.seconds / total,
+                Terminal.result(String(format: "  %-26@ %6.1f%%  %8.3f s/iter  %7.0f calls/iter%@", e.op, 100 * e.seconds / total,
                                      e.seconds / Double(outer), Double(e.calls) / Double(outer),
                                      e.flops > 0 ? String(format: "  %.1f GFLOP/s", e.flops / e.seconds / 1e9) : ""))
             }

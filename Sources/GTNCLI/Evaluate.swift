@@ -8,7 +8,8 @@ struct Evaluate: ParsableCommand {
         commandName: "eval",
         abstract: "Measure a checkpoint's GTN-T test accuracy (and the real-data baseline).",
         discussion: """
-        Trains K fresh learners (widths drawn from the preset's ranges with a fixed evaluation seed) for T \
+        --curve reports the accuracy after every inner step (and, with --real-baseline, the same for real \
+        data at the grid's best learning rate). Trains K fresh learners (widths drawn from the preset's ranges with a fixed evaluation seed) for T \
         steps on the teacher's curriculum with its learned learning rates and momenta, then scores them on \
         the 10,000 test images. --real-baseline also trains the same learners for T steps on real batches \
         in two ways: with SGD (momentum 0.5) for each learning rate in {0.01, 0.02, 0.05, 0.1, 0.2, 0.5} \
@@ -39,6 +40,7 @@ struct Evaluate: ParsableCommand {
     var seed: UInt64 = 1_000_003
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         try requirePositive(learners, "--learners")
@@ -58,6 +60,8 @@ struct Evaluate: ParsableCommand {
         var preset: String
         var curriculum: String
         var accuracyCurve: [Double]?
+        /// With --curve: real data at the grid's best learning rate, after every step.
+        var realAccuracyCurve: [Double]?
         /// The better of the two real baselines.
         var realAccuracyMean: Double?
         var realGridAccuracyMean: Double?
@@ -75,6 +79,7 @@ struct Evaluate: ParsableCommand {
     struct RealRow: Encodable { var lr: Double; var accuracyMean: Double; var accuracies: [Double] }
 
     func run() throws {
+        output.apply()
         let (configuration, state) = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
         let realData = try data.load(quiet: json, defaultKind: DatasetKind(rawValue: configuration.dataset))
         let evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
@@ -86,10 +91,10 @@ struct Evaluate: ParsableCommand {
                             preset: configuration.preset.name.rawValue, curriculum: configuration.curriculum.rawValue,
                             accuracyCurve: result.curve, seconds: result.seconds)
         if !json {
-            Terminal.line(String(format: "GTN-%d test accuracy after %d outer iterations: %.2f%% ± %.2f over %d learners",
+            Terminal.result(String(format: "GTN-%d test accuracy after %d outer iterations: %.2f%% ± %.2f over %d learners",
                                  result.steps, state.iteration, 100 * result.mean, 100 * result.standardDeviation, learners))
             if let c = result.curve {
-                Terminal.line("accuracy after each step: " + c.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
+                Terminal.result("accuracy after each step: " + c.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
             }
         }
         if realBaseline {
@@ -102,6 +107,13 @@ struct Evaluate: ParsableCommand {
             report.realGridAccuracyStd = baseline.best.map { standardDeviation($0.accuracies) }
             report.realAccuracyMean = baseline.best?.mean
             report.realBestLr = baseline.best?.learningRate
+            if curve, let best = baseline.best {
+                report.realAccuracyCurve = try evaluator.realAccuracyCurve(learners: learners, seed: seed, learningRate: best.learningRate)
+                if !json {
+                    Terminal.result(String(format: "real accuracy after each step (lr %.2f): ", best.learningRate)
+                                    + report.realAccuracyCurve!.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
+                }
+            }
             if learnedBaselineIterations > 0 {
                 let learned = try LearnedRealBaseline.learn(configuration: configuration, data: realData,
                                                             outerIterations: learnedBaselineIterations) { n in
@@ -116,16 +128,16 @@ struct Evaluate: ParsableCommand {
                 report.realLearnedMomentum = learned.optimizer.innerMomenta
                 report.realAccuracyMean = max(report.realAccuracyMean ?? 0, mean)
                 if !json {
-                    Terminal.line(String(format: "real-%d accuracy with a learned optimizer (%d outer iterations): %.2f%% ± %.2f",
+                    Terminal.result(String(format: "real-%d accuracy with a learned optimizer (%d outer iterations): %.2f%% ± %.2f",
                                          baseline.steps, learnedBaselineIterations, 100 * mean, 100 * standardDeviation(accuracies)))
                 }
             }
             if !json {
                 for row in baseline.rows {
-                    Terminal.line(String(format: "real-%d accuracy at lr %.2f: %.2f%%", baseline.steps, row.learningRate, 100 * row.mean))
+                    Terminal.result(String(format: "real-%d accuracy at lr %.2f: %.2f%%", baseline.steps, row.learningRate, 100 * row.mean))
                 }
                 if let best = report.realAccuracyMean {
-                    Terminal.line(String(format: "best real-%d accuracy: %.2f%% vs GTN-%d %.2f%%",
+                    Terminal.result(String(format: "best real-%d accuracy: %.2f%% vs GTN-%d %.2f%%",
                                          baseline.steps, 100 * best, result.steps, 100 * result.mean))
                 }
             }
@@ -134,7 +146,7 @@ struct Evaluate: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            Terminal.result(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
 }

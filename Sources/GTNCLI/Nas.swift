@@ -120,7 +120,10 @@ struct Nas: ParsableCommand {
             return nil
         }
 
+        @OptionGroup var output: OutputOptions
+
         func run() throws {
+            output.apply()
             let shardSpec = try resolvedShard()
             let directory = URL(fileURLWithPath: checkpoint)
             let (trainingConfiguration, state) = try Checkpoint.load(from: directory)
@@ -147,8 +150,8 @@ struct Nas: ParsableCommand {
                 let url = URL(fileURLWithPath: shardDirectory).appendingPathComponent(ShardResult.fileName(for: shardSpec))
                 try FileManager.default.createDirectory(at: URL(fileURLWithPath: shardDirectory), withIntermediateDirectories: true)
                 try result.write(to: url)
-                Terminal.line("shard \(shardSpec): \(result.rows.count) candidates in \(Terminal.duration(result.wallSeconds)) → \(url.path)")
-                Terminal.line("when all \(shardSpec.count) shards are done: gtn nas merge \(shardDirectory)/nas-shard-*-of-\(shardSpec.count).json")
+                Terminal.result("shard \(shardSpec): \(result.rows.count) candidates in \(Terminal.duration(result.wallSeconds)) → \(url.path)")
+                Terminal.result("when all \(shardSpec.count) shards are done: gtn nas merge \(shardDirectory)/nas-shard-*-of-\(shardSpec.count).json")
                 return
             }
             var report = try NASRunner.merge([(name: "this run", result: result)])
@@ -183,7 +186,7 @@ struct Nas: ParsableCommand {
             let shards = try files.map { (name: $0, result: try ShardResult.read(from: URL(fileURLWithPath: $0))) }
             var report = try NASRunner.merge(shards)
             let fingerprint = report.fingerprint
-            Terminal.line("merged \(shards.count) shards of a \(fingerprint.configuration.strategy.rawValue) search over \(report.candidates) candidates")
+            Terminal.result("merged \(shards.count) shards of a \(fingerprint.configuration.strategy.rawValue) search over \(report.candidates) candidates")
             let realData = try loadData(datasetName: fingerprint.dataset, directory: dataDirectory)
             let trainer = RealTrainer(data: realData, settings: fingerprint.configuration.training, seed: fingerprint.configuration.seed)
             try NasOutput.finish(&report, trainer: trainer, json: json)
@@ -220,13 +223,13 @@ enum NasOutput {
             Terminal.status("training \(spec) for \(epochs) epochs…")
             let final = try trainer.trainFully(spec)
             report.record(final)
-            Terminal.line(String(format: "best candidate %@ trained for %d epoch%@: test accuracy %.2f%% (validation %.2f%%, %@)",
+            Terminal.result(String(format: "best candidate %@ trained for %d epoch%@: test accuracy %.2f%% (validation %.2f%%, %@)",
                                  final.candidate, epochs, epochs == 1 ? "" : "s", 100 * final.testAccuracy,
                                  100 * final.validationAccuracy, Terminal.duration(final.seconds)))
         }
         if let json {
             try AtomicFile.write(try report.json(), to: URL(fileURLWithPath: json))
-            Terminal.line("report: \(json)")
+            Terminal.result("report: \(json)")
         }
     }
 
@@ -243,14 +246,14 @@ enum NasOutput {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         var header = "rank  " + pad("candidate", width) + "  params    GTN-\(r.gtnSteps)"
         if hasTruth { header += "  real-\(steps[0])  real-\(steps[1])  truth(\(r.groundTruthEpochs)ep)" }
-        Terminal.line(header)
+        Terminal.result(header)
         for (rank, i) in order.enumerated() {
             let row = r.rows[i]
             var line = String(format: "%4d  ", rank + 1) + pad(row.candidate, width) + String(format: "  %7d  ", row.parameters) + percent(row.gtnAccuracy)
             if hasTruth {
                 line += "   " + percent(row.real32Accuracy) + "    " + percent(row.real128Accuracy) + "       " + percent(row.groundTruthAccuracy)
             }
-            Terminal.line(line)
+            Terminal.result(line)
         }
         func fmt(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "n/a" }
         func seconds(_ v: Double?) -> String { v.map { String(format: "%.2f s", $0) } ?? "n/a" }
@@ -258,18 +261,18 @@ enum NasOutput {
             func withInterval(_ rho: Double?, _ interval: [Double]?) -> String {
                 fmt(rho) + (interval.map { String(format: " [%.2f, %.2f]", $0[0], $0[1]) } ?? "")
             }
-            Terminal.line("Spearman vs ground truth over \(r.candidates) candidates (95% bootstrap interval): GTN-\(r.gtnSteps) \(withInterval(r.spearmanGtn, r.spearmanGtnInterval)) | real-\(steps[0]) \(withInterval(r.spearmanReal32, r.spearmanReal32Interval)) | real-\(steps[1]) \(withInterval(r.spearmanReal128, r.spearmanReal128Interval))")
-            Terminal.line("Kendall τ-b: GTN-\(r.gtnSteps) \(fmt(r.kendallGtn)) | real-\(steps[0]) \(fmt(r.kendallReal32)) | real-\(steps[1]) \(fmt(r.kendallReal128))")
-            Terminal.line("seconds per candidate (one core): GTN-\(r.gtnSteps) \(seconds(r.proxySecondsGtn)) (+ \(seconds(r.generationSeconds)) once to generate the curriculum) | real-\(steps[0]) \(seconds(r.proxySecondsReal32)) | real-\(steps[1]) \(seconds(r.proxySecondsReal128)) | ground truth \(seconds(r.groundTruthSeconds))")
+            Terminal.result("Spearman vs ground truth over \(r.candidates) candidates (95% bootstrap interval): GTN-\(r.gtnSteps) \(withInterval(r.spearmanGtn, r.spearmanGtnInterval)) | real-\(steps[0]) \(withInterval(r.spearmanReal32, r.spearmanReal32Interval)) | real-\(steps[1]) \(withInterval(r.spearmanReal128, r.spearmanReal128Interval))")
+            Terminal.result("Kendall τ-b: GTN-\(r.gtnSteps) \(fmt(r.kendallGtn)) | real-\(steps[0]) \(fmt(r.kendallReal32)) | real-\(steps[1]) \(fmt(r.kendallReal128))")
+            Terminal.result("seconds per candidate (one core): GTN-\(r.gtnSteps) \(seconds(r.proxySecondsGtn)) (+ \(seconds(r.generationSeconds)) once to generate the curriculum) | real-\(steps[0]) \(seconds(r.proxySecondsReal32)) | real-\(steps[1]) \(seconds(r.proxySecondsReal128)) | ground truth \(seconds(r.groundTruthSeconds))")
             func ranks(_ v: [Int]?) -> String { v.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "n/a" }
-            Terminal.line("ground-truth ranks of each proxy's top 5: GTN-\(r.gtnSteps) \(ranks(r.top5GroundTruthRanksGtn)) | real-\(steps[0]) \(ranks(r.top5GroundTruthRanksReal32)) | real-\(steps[1]) \(ranks(r.top5GroundTruthRanksReal128))")
-            Terminal.line(String(format: "best by ground truth: %@ (validation %.2f%%); the GTN proxy's pick %@ is ground-truth rank %@",
+            Terminal.result("ground-truth ranks of each proxy's top 5: GTN-\(r.gtnSteps) \(ranks(r.top5GroundTruthRanksGtn)) | real-\(steps[0]) \(ranks(r.top5GroundTruthRanksReal32)) | real-\(steps[1]) \(ranks(r.top5GroundTruthRanksReal128))")
+            Terminal.result(String(format: "best by ground truth: %@ (validation %.2f%%); the GTN proxy's pick %@ is ground-truth rank %@",
                                  r.bestCandidate, 100 * r.bestValidationAccuracy, r.bestByGtn, r.bestByGtnGroundTruthRank.map(String.init) ?? "?"))
         } else {
-            Terminal.line("seconds per candidate (one core): GTN-\(r.gtnSteps) \(seconds(r.proxySecondsGtn)) (+ \(seconds(r.generationSeconds)) once to generate the curriculum)")
-            Terminal.line(String(format: "best by the GTN proxy: %@ (validation %.2f%% after %d GTN steps)", r.bestCandidate,
+            Terminal.result("seconds per candidate (one core): GTN-\(r.gtnSteps) \(seconds(r.proxySecondsGtn)) (+ \(seconds(r.generationSeconds)) once to generate the curriculum)")
+            Terminal.result(String(format: "best by the GTN proxy: %@ (validation %.2f%% after %d GTN steps)", r.bestCandidate,
                                  100 * r.bestValidationAccuracy, r.gtnSteps))
         }
-        Terminal.line("wall time: \(Terminal.duration(r.wallSeconds))" + (r.shards > 1 ? " (slowest of \(r.shards) shards)" : ""))
+        Terminal.result("wall time: \(Terminal.duration(r.wallSeconds))" + (r.shards > 1 ? " (slowest of \(r.shards) shards)" : ""))
     }
 }

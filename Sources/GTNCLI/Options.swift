@@ -155,3 +155,11 @@ func checkOutputs(_ outputs: [(flag: String, path: String?)], inputRuns: [URL] =
         claimed.append((flag, target))
     }
 }
+
+/// `--quiet` for commands that print progress.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Print no progress or status lines (stderr); results (stdout) still print.")
+    var quiet = false
+
+    func apply() { if quiet { Terminal.isQuiet = true } }
+}

@@ -3,6 +3,7 @@ import FileFormats
 import Foundation
 import GTN
 import NeuralNet
+import RunReport
 import Support
 import TensorEngine
 
@@ -25,6 +26,9 @@ struct Sample: ParsableCommand {
     @Option(help: "Batch slots to show per step (columns).")
     var columns: Int = 10
 
+    @Flag(name: .customLong("global-range"), help: "Map every image through one intensity range (the grid's minimum to maximum), so brightness compares across cells; by default each image is stretched to its own range.")
+    var globalRange = false
+
     @Option(help: "Safetensors file to write the whole generated curriculum to.")
     var export: String?
 
@@ -41,30 +45,18 @@ struct Sample: ParsableCommand {
     func run() throws {
         let (_, state) = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
         let teacher = state.teacher
-        var rng = SeededGenerator(seed: seed ^ 0x5EED)
-        let plan = teacher.plan(using: &rng)
-        let T = plan.steps.count, B = teacher.preset.batchSize
-        let batches = teacher.syntheticBatches(for: plan)
-        let images = batches.map(\.images)
-
+        let T = teacher.preset.steps, B = teacher.preset.batchSize
         if let out {
-            let shown = min(columns, B)
-            var grid = ImageGrid(rows: T, columns: shown)
-            for t in 0..<T {
-                grid.setRowLabel(t, text: "\(t)")
-                let values = images[t].scalars
-                for c in 0..<shown {
-                    grid.setCell(row: t, column: c, pixels: Array(values[(c * 784)..<((c + 1) * 784)]))
-                }
-            }
-            // Column labels hold only when every step gives a slot the same class (not with rotating labels).
-            if plan.steps.allSatisfy({ $0.labels == plan.steps[0].labels }) {
-                for c in 0..<shown { grid.setColumnLabel(c, text: "\(plan.steps[0].labels[c])") }
-            }
+            let grid = CurriculumGrid.render(teacher, columns: columns, seed: seed, globalRange: globalRange)
             try AtomicFile.write(grid.pngData(), to: URL(fileURLWithPath: out))
-            Terminal.line("wrote \(T)×\(shown) grid to \(out)")
+            Terminal.result("wrote \(T)×\(grid.columns) grid to \(out)")
         }
         if let export {
+            // The same plan as the grid's: one seed draws both.
+            var rng = SeededGenerator(seed: seed ^ 0x5EED)
+            let plan = teacher.plan(using: &rng)
+            let batches = teacher.syntheticBatches(for: plan)
+            let images = batches.map(\.images)
             let all = concat(images, alongAxis: 0).reshaped(to: [T, B, 1, 28, 28])
             let labels = plan.steps.flatMap { $0.labels.map(Int32.init) }
             var tensors = [("images", all),
@@ -76,7 +68,7 @@ struct Sample: ParsableCommand {
                                   integerTensors: [("labels", [T, B], labels)],
                                   metadata: ["preset": teacher.preset.name.rawValue, "curriculum": teacher.curriculum.rawValue],
                                   to: URL(fileURLWithPath: export))
-            Terminal.line("exported \(T)×\(B) images, labels\(targets.isEmpty ? "" : ", learned soft labels"), lr and momentum to \(export)")
+            Terminal.result("exported \(T)×\(B) images, labels\(targets.isEmpty ? "" : ", learned soft labels"), lr and momentum to \(export)")
         }
     }
 }

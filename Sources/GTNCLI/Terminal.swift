@@ -1,26 +1,41 @@
 import Foundation
 
-/// Progress output: a live line that rewrites itself on a terminal, plain lines otherwise.
+/// Output: progress and status go to stderr (a live line that rewrites itself on a terminal,
+/// plain lines otherwise), results to stdout, so `gtn eval --json > eval.json` and pipes see
+/// only results.
 enum Terminal {
     static let isInteractive = isatty(2) != 0
     nonisolated(unsafe) private static var statusShown = false
+    /// `--quiet`: no progress or status; results still print.
+    nonisolated(unsafe) static var isQuiet = false
 
-    /// Replaces the live status line (stderr); nothing when output is not a terminal, where
+    /// Replaces the live status line (stderr); nothing when stderr is not a terminal, where
     /// only permanent lines are written.
     static func status(_ text: String) {
-        guard isInteractive else { return }
+        guard isInteractive, !isQuiet else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
         statusShown = true
     }
 
-    /// A permanent line (stdout), clearing any live status first.
+    /// A permanent progress line (stderr), clearing any live status first.
     static func line(_ text: String) {
+        guard !isQuiet else { return }
+        clearStatus()
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// A result (stdout), printed even with `--quiet`.
+    static func result(_ text: String) {
+        clearStatus()
+        print(text)
+        fflush(nil)
+    }
+
+    private static func clearStatus() {
         if statusShown {
             FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
             statusShown = false
         }
-        print(text)
-        fflush(nil)
     }
 
     static func duration(_ seconds: Double) -> String {

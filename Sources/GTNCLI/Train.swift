@@ -1,8 +1,9 @@
 import ArgumentParser
+import Datasets
 import FileFormats
 import Foundation
-import Datasets
 import GTN
+import RunReport
 import TensorEngine
 
 struct Train: ParsableCommand {
@@ -20,8 +21,14 @@ struct Train: ParsableCommand {
         only --outer, --time-limit, --eval-every, --eval-learners, --checkpoint-every, --data-dir and \
         --check-finite may be given freely, and any other flag must agree with the checkpoint. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
-        130 or 143; a second one exits at once.
+        130 or 143; a second one exits at once. \
+        OUT/report.html (see `gtn report`) and TensorBoard event files in OUT/tensorboard are refreshed \
+        as the run goes. --config FILE.json starts from a saved configuration, such as a run's \
+        OUT/config.json, which replays that run; flags given on the command line override its fields.
         """)
+
+    @Option(help: "Start from this configuration (a run's config.json: replays it); flags given override it.")
+    var config: String?
 
     @Option(help: "Configuration: cpu (default, sized for a laptop), paper or seed.")
     var preset: Preset.Name?
@@ -92,11 +99,13 @@ struct Train: ParsableCommand {
     var checkFinite = false
 
     @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         if learnerFamily == .searchSpace && (widths != nil || presetName == .seed) {
             throw ValidationError("--learner-family search-space draws whole architectures; it cannot be combined with --widths or the seed preset")
         }
+        if resume && config != nil { throw ValidationError("--config starts a new run; --resume continues the checkpoint's configuration") }
         try requirePositive(outer, "--outer")
         try requirePositive(steps, "--steps")
         try requirePositive(batch, "--batch")
@@ -125,28 +134,44 @@ struct Train: ParsableCommand {
     var presetName: Preset.Name { preset ?? .cpu }
 
     var outputDirectory: URL {
-        URL(fileURLWithPath: out ?? "runs/\(presetName.rawValue)-\((curriculum ?? .full).rawValue)")
+        let c = try? makeConfiguration()
+        return URL(fileURLWithPath: out ?? "runs/\((c?.preset.name ?? presetName).rawValue)-\((c?.curriculum ?? .full).rawValue)")
     }
 
+    /// The preset's defaults, or --config's configuration, with every given flag applied.
     func makeConfiguration() throws -> TrainingConfiguration {
-        var p = Preset.named(presetName)
+        var base: TrainingConfiguration?
+        if let config {
+            do {
+                base = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: config)))
+            } catch {
+                throw ValidationError("--config \(config): not a training configuration (a run's config.json): \(error)")
+            }
+        }
+        var p = preset.map(Preset.named) ?? base?.preset ?? Preset.named(presetName)
         if let steps { p.steps = steps }
         if let batch { p.batchSize = batch }
         if let innerLearningRate { p.initialInnerLearningRate = innerLearningRate }
         if let rotatingLabels { p.rotatingLabels = rotatingLabels }
         if let softLabels { p.learnedSoftLabels = softLabels }
         if let innerClip { p.innerGradientClip = innerClip }
-        var c = TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
-        c.timeBudget = timeLimit
+        var c = base ?? TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
+        c.preset = p
+        if base != nil && preset != nil {  // another preset brings its own memory mode
+            c.memoryMode = p.memoryMode
+            c.recordedSteps = nil
+        }
+        if let outer { c.outerIterations = outer } else if timeLimit != nil { c.outerIterations = .max }
+        if let timeLimit { c.timeBudget = timeLimit }
         if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration }
-        c.metaBatchSize = metaBatch
-        c.curriculum = curriculum ?? .full
-        c.fixedWidths = widths
-        if learnerFamily == .searchSpace { c.learnerSpace = ArchitectureSpace.standard.everyWidthInRange }
-        c.seed = seed ?? 0
+        if let metaBatch { c.metaBatchSize = metaBatch }
+        if let curriculum { c.curriculum = curriculum }
+        if let widths { c.fixedWidths = widths }
+        if let learnerFamily { c.learnerSpace = learnerFamily == .searchSpace ? ArchitectureSpace.standard.everyWidthInRange : nil }
+        if let seed { c.seed = seed }
         try memory.apply(to: &c)
-        c.intermediateLosses = intermediateLosses ?? false
-        c.dataset = (data.dataset ?? .mnist).rawValue
+        if let intermediateLosses { c.intermediateLosses = intermediateLosses }
+        if let dataset = data.dataset { c.dataset = dataset.rawValue }
         return c
     }
 
@@ -197,6 +222,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         if checkFinite { FiniteCheck.isEnabled = true }
+        output.apply()
         let directory = outputDirectory
         let run: TrainingRun
         if resume {
@@ -211,7 +237,8 @@ struct Train: ParsableCommand {
             }
             let configuration = try makeConfiguration()
             try Directory.create(directory, role: "--out")
-            run = try TrainingRun.start(in: directory, configuration: configuration, data: try data.load(), policy: policy)
+            run = try TrainingRun.start(in: directory, configuration: configuration,
+                                        data: try data.load(defaultKind: DatasetKind(rawValue: configuration.dataset)), policy: policy)
         }
         let configuration = run.configuration
         Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
@@ -222,8 +249,13 @@ struct Train: ParsableCommand {
             stopSwitch.flip()
         }
         var progress = TrainingProgress(run: run)
-        try run.run { event in progress.report(event) }
-        Terminal.line("meta-gradient clipped \(run.state.clippedCount) times, skipped \(run.state.skippedCount) times; checkpoint: \(run.checkpointURL.path)")
+        let monitor = try RunMonitor(run: run)
+        try run.run { event in
+            progress.report(event)
+            do { try monitor.record(event) } catch { Terminal.line("warning: report or TensorBoard events not updated: \(error)") }
+        }
+        Terminal.result("report: \(monitor.reportURL.path); TensorBoard: tensorboard --logdir \(directory.appendingPathComponent(RunMonitor.tensorBoardDirectoryName).path)")
+        Terminal.result("meta-gradient clipped \(run.state.clippedCount) times, skipped \(run.state.skippedCount) times; checkpoint: \(run.checkpointURL.path)")
         if let signal = interruption.received { throw ExitCode(128 + signal) }
     }
 }
@@ -265,7 +297,8 @@ struct TrainingProgress {
             Terminal.status("evaluating: learner \(finished)/\(total)")
         case .evaluationFinished(let record, let evaluation, let final):
             lastAccuracy = (record.iteration, record.gtnAccuracyMean)
-            Terminal.line(String(format: "%@ after %d outer iterations: GTN-%d test accuracy %.2f%% ± %.2f (K=%d, %.1f s)",
+            let print = final ? Terminal.result : Terminal.line
+            print(String(format: "%@ after %d outer iterations: GTN-%d test accuracy %.2f%% ± %.2f (K=%d, %.1f s)",
                                  final ? "final evaluation" : "evaluation", record.iteration, record.steps,
                                  100 * record.gtnAccuracyMean, 100 * record.gtnAccuracyStd, evaluation.learners,
                                  evaluation.seconds))

@@ -127,4 +127,63 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(file.tensor(named: "momentum")?.doubles.first ?? 0, 0.5, accuracy: 1e-6)
         assertFails(try gtn(["sample", "--checkpoint", dir.path]), mentioning: ["--out", "--export"])
     }
+
+    func testVersionAndEnvironmentAreDocumented() throws {
+        let version = try gtn(["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertTrue(version.output.hasPrefix("gtn "), version.output)
+        let help = try gtn(["--help"]).output
+        for name in ["GTN_DATA_DIR", "GTN_THREADS", "GTN_GEMM", "GTN_CHECK_FINITE", "report"] {
+            XCTAssertTrue(help.contains(name), "gtn --help lacks \(name)")
+        }
+        XCTAssertTrue(try gtn(["train", "--help"]).output.contains("--config"))
+    }
+
+    /// Results on stdout, nothing else there; one intensity range changes the grid.
+    func testSampleGlobalRangeAndResultsOnStdout() throws {
+        let dir = try tinyCheckpoint()
+        let own = dir.appendingPathComponent("own.png"), global = dir.appendingPathComponent("global.png")
+        let first = try gtn(["sample", "--checkpoint", dir.path, "--out", own.path])
+        XCTAssertEqual(first.status, 0, first.error)
+        XCTAssertEqual(first.output, "wrote 2×10 grid to \(own.path)\n")
+        XCTAssertEqual(try gtn(["sample", "--checkpoint", dir.path, "--out", global.path, "--global-range"]).status, 0)
+        XCTAssertNotEqual(try Data(contentsOf: own), try Data(contentsOf: global))
+    }
+
+    func testReportOfARunDirectory() throws {
+        let dir = try tinyCheckpoint()
+        assertFails(try gtn(["report", dir.path]), mentioning: ["metrics.jsonl"])
+        let row = #"{"clipped":false,"gradient_norm":1.5,"inner_loss_first":2.3,"inner_loss_last":2.2,"iteration":1,"learner":"c3-c4-f8","meta_loss":2.25,"outer_learning_rate":0.02,"peak_memory_bytes":0,"seconds":0.5,"skipped":false}"#
+        try Data((row + "\n").utf8).write(to: dir.appendingPathComponent("metrics.jsonl"))
+        let out = dir.appendingPathComponent("r.html")
+        let result = try gtn(["report", dir.path, "--out", out.path])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(result.output, "wrote \(out.path)\n")
+        let html = try String(contentsOf: out, encoding: .utf8)
+        XCTAssertTrue(html.contains("meta-loss") && html.contains("<svg class=\"chart\"") && html.contains("data:image/png;base64,"))
+        assertFails(try gtn(["report", dir.path, "--nas", "/nonexistent/nas.json"]), mentioning: ["/nonexistent/nas.json"])
+    }
+
+    /// A run's config.json replays it: the new run trains the same configuration, and writes
+    /// its report and TensorBoard events; --quiet leaves only results.
+    func testTrainReplaysASavedConfiguration() throws {
+        let data = try RealMNIST.requireDirectory()
+        let source = try tinyCheckpoint()
+        let out = try temporaryDirectory().appendingPathComponent("replay")
+        let result = try gtn(["train", "--config", source.appendingPathComponent("config.json").path, "--out", out.path,
+                              "--eval-learners", "1", "--data-dir", data.path, "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(result.error, "", "--quiet prints no progress")
+        XCTAssertTrue(result.output.contains("final evaluation") && result.output.contains("meta-gradient clipped"), result.output)
+        XCTAssertEqual(try Data(contentsOf: out.appendingPathComponent("config.json")),
+                       try Data(contentsOf: source.appendingPathComponent("config.json")))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
+        let events = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("tensorboard").path)
+        XCTAssertEqual(events.filter { $0.hasPrefix("events.out.tfevents.") }.count, 1)
+        // Flags override the file.
+        let longer = try temporaryDirectory().appendingPathComponent("longer")
+        XCTAssertEqual(try gtn(["train", "--config", source.appendingPathComponent("config.json").path, "--out", longer.path, "--outer", "2",
+                                "--eval-learners", "1", "--data-dir", data.path, "--quiet"]).status, 0)
+        XCTAssertEqual(try Checkpoint.load(from: longer).configuration.outerIterations, 2)
+    }
 }

@@ -4,17 +4,20 @@ import Foundation
 enum Terminal {
     static let isInteractive = isatty(2) != 0
     nonisolated(unsafe) private static var statusShown = false
+    /// Set on MPI ranks other than 0: only rank 0 reports.
+    nonisolated(unsafe) static var isSilent = false
 
     /// Replaces the live status line (stderr); nothing when output is not a terminal, where
     /// only permanent lines are written.
     static func status(_ text: String) {
-        guard isInteractive else { return }
+        guard isInteractive, !isSilent else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
         statusShown = true
     }
 
     /// A permanent line (stdout), clearing any live status first.
     static func line(_ text: String) {
+        guard !isSilent else { return }
         if statusShown {
             FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
             statusShown = false

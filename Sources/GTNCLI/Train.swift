@@ -21,6 +21,11 @@ struct Train: ParsableCommand {
         --check-finite may be given freely, and any other flag must agree with the checkpoint. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
         130 or 143; a second one exits at once.
+
+        Under `mpirun -np N` (a build with `--traits MPI`; README) the N ranks train one run: rank 0 \
+        opens it and alone writes OUT, every rank computes --learners-per-iteration learners of each \
+        outer iteration (so K = that × N), and their meta-gradients are averaged over all K. A resumed \
+        run keeps its checkpoint's K on any number of ranks.
         """)
 
     @Option(help: "Configuration: cpu (default, sized for a laptop), paper or seed.")
@@ -73,7 +78,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited.")
     var timeLimit: Double?
 
-    @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much.")
+    @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much. Under mpirun: learners per rank (K = this × ranks, default 1 each); the outer learning rate still applies to the mean over all K.")
     var learnersPerIteration: Int?
 
     @Option(name: .customLong("meta-batch"), parsing: .unconditional, help: "Real images per meta-loss batch (default: the batch size B).")
@@ -133,7 +138,7 @@ struct Train: ParsableCommand {
         if let softLabels { p.learnedSoftLabels = softLabels }
         var c = TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
         c.timeBudget = timeLimit
-        if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration }
+        c.learnersPerIteration = (learnersPerIteration ?? 1) * Ranks.launched
         c.metaBatchSize = metaBatch
         c.curriculum = curriculum ?? .full
         c.fixedWidths = widths
@@ -170,8 +175,8 @@ struct Train: ParsableCommand {
         if let intermediateLosses, intermediateLosses != saved.intermediateLosses {
             throw refuse(intermediateLosses ? "--intermediate-losses" : "--no-intermediate-losses", "", saved.intermediateLosses ? "intermediate losses" : "no intermediate losses")
         }
-        if let learnersPerIteration, learnersPerIteration != saved.learnersPerIteration {
-            throw refuse("--learners-per-iteration", "\(learnersPerIteration)", "\(saved.learnersPerIteration) learners per iteration")
+        if let learnersPerIteration, learnersPerIteration * Ranks.launched != saved.learnersPerIteration {
+            throw refuse("--learners-per-iteration", "\(learnersPerIteration)\(Ranks.launched > 1 ? " per rank" : "")", "\(saved.learnersPerIteration) learners per iteration")
         }
         if let metaBatch, metaBatch != saved.effectiveMetaBatchSize { throw refuse("--meta-batch", "\(metaBatch)", "meta-batches of \(saved.effectiveMetaBatchSize)") }
         if let rotatingLabels, rotatingLabels != p.rotatingLabels {
@@ -188,8 +193,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        if checkFinite { FiniteCheck.isEnabled = true }
-        let directory = outputDirectory
+        try Ranks.run("train") { world in try run(world) }
+    }
+
+    /// Rank 0 (or the only process) opens the run: starts it, or resumes its checkpoint.
+    func open(_ directory: URL) throws -> TrainingRun {
         let run: TrainingRun
         if resume {
             let saved = try TrainingRun.savedConfiguration(in: directory)
@@ -205,8 +213,18 @@ struct Train: ParsableCommand {
             try Directory.create(directory, role: "--out")
             run = try TrainingRun.start(in: directory, configuration: configuration, data: try data.load(), policy: policy)
         }
+        return run
+    }
+
+    func run(_ world: any Communicator) throws {
+        if checkFinite { FiniteCheck.isEnabled = true }
+        let directory = outputDirectory
+        let run = try TrainingRun.shared(by: world, directory: directory, open: { try open(directory) }) {
+            try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
+        }
         let configuration = run.configuration
-        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
+        let ranks = world.size > 1 ? " over \(world.size) MPI ranks" : ""
+        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration\(ranks), \(configuration.memoryDescription) meta-gradients → \(directory.path)")
 
         let stopSwitch = run.stopSwitch
         let interruption = Interruption { signal in

@@ -5,6 +5,10 @@ import CMPI
 import Foundation
 import GTN
 
+public struct MPIError: Error, CustomStringConvertible {
+    public let description: String
+}
+
 /// `MPI_COMM_WORLD` as a `Communicator`. MPI is called only from the thread that created it
 /// (`MPI_THREAD_FUNNELED`): the training loop's, never the kernels' worker threads.
 public final class MPICommunicator: Communicator {
@@ -16,7 +20,7 @@ public final class MPICommunicator: Communicator {
     public init() throws {
         var provided: Int32 = 0
         guard MPI_Init_thread(nil, nil, gtn_mpi_thread_funneled(), &provided) == gtn_mpi_success() else {
-            throw TrainingFailure(description: "MPI_Init_thread failed")
+            throw MPIError(description: "MPI_Init_thread failed")
         }
         world = gtn_mpi_comm_world()
         var r: Int32 = 0, s: Int32 = 0
@@ -32,7 +36,7 @@ public final class MPICommunicator: Communicator {
     /// for the handlers that return instead.
     private func check(_ code: Int32, _ call: String) throws {
         guard code == gtn_mpi_success() else {
-            throw TrainingFailure(description: "\(call) failed on rank \(rank) of \(size) (MPI error \(code))")
+            throw MPIError(description: "\(call) failed on rank \(rank) of \(size) (MPI error \(code))")
         }
     }
 

@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 // Release builds use `-Ounchecked` and a Haswell target (AVX2 + FMA), the fastest settings
@@ -16,11 +16,16 @@ let package = Package(
         .executable(name: "gtn", targets: ["GTNCLI"]),
         .library(name: "GTN", targets: ["GTN", "NAS"]),
     ],
+    // `swift build --traits MPI` adds `mpirun -np N gtn train|nas` (Open MPI or MPICH, found with
+    // pkg-config as `mpi-c`); the default build needs no MPI.
+    traits: [.trait(name: "MPI", description: "Run `gtn train` and `gtn nas` across MPI ranks (needs an MPI library, e.g. Debian's libopenmpi-dev).")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "mpi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
         .target(name: "Support", swiftSettings: kernelFlags),
         .target(name: "FileFormats", dependencies: ["CZlib"], swiftSettings: kernelFlags),
         .target(name: "Kernels", dependencies: ["Support"], swiftSettings: kernelFlags),
@@ -30,10 +35,12 @@ let package = Package(
         .target(name: "GTN", dependencies: ["Datasets", "FileFormats", "NeuralNet", "Support", "TensorEngine"], swiftSettings: kernelFlags),
         .target(name: "NAS", dependencies: ["Datasets", "FileFormats", "GTN", "NeuralNet", "Support", "TensorEngine"], swiftSettings: kernelFlags),
         .target(name: "RunReport", dependencies: ["FileFormats", "GTN", "NAS", "Support", "TensorEngine"], swiftSettings: kernelFlags),
+        .target(name: "MPICommunicator", dependencies: ["GTN", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+                swiftSettings: kernelFlags),
         .executableTarget(
             name: "GTNCLI",
             dependencies: [
-                "Datasets", "FileFormats", "GTN", "Kernels", "NAS", "NeuralNet", "RunReport", "Support", "TensorEngine",
+                "Datasets", "FileFormats", "GTN", "Kernels", "MPICommunicator", "NAS", "NeuralNet", "RunReport", "Support", "TensorEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelFlags),

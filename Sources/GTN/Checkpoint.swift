@@ -44,6 +44,23 @@ public enum Checkpoint {
             }
         }
         try Directory.create(directory, role: "checkpoint directory")
+        let (tensors, metadata) = try contents(state, configuration: configuration)
+        try SafeTensors.write(tensors, metadata: metadata, to: url(in: directory))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try AtomicFile.write(try encoder.encode(configuration), to: directory.appendingPathComponent(configurationFileName))
+    }
+
+    /// A checkpoint's bytes, as `save` would write them (without its finiteness check): how rank 0
+    /// hands its state to the other ranks.
+    public static func encode(_ state: TrainingState, configuration: TrainingConfiguration) throws -> Data {
+        let (tensors, metadata) = try contents(state, configuration: configuration)
+        return try SafeTensors.encode(tensors, metadata: metadata)
+    }
+
+    private static func contents(_ state: TrainingState, configuration: TrainingConfiguration) throws
+        -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+        let p = state.teacher.parameters
         var tensors: [(name: String, tensor: Tensor)] = Array(zip(p.names, p.tensors))
         tensors += zip(p.names, state.adam.firstMoments).map { ("adam.m/" + $0, $1) }
         tensors += zip(p.names, state.adam.secondMoments).map { ("adam.v/" + $0, $1) }
@@ -58,9 +75,7 @@ public enum Checkpoint {
             "configuration": configurationJSON,
             "state": String(decoding: try encoder.encode(scalars), as: UTF8.self),
         ]
-        try SafeTensors.write(tensors, metadata: metadata, to: url(in: directory))
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try AtomicFile.write(try encoder.encode(configuration), to: directory.appendingPathComponent(configurationFileName))
+        return (tensors, metadata)
     }
 
     public static func load(from directory: URL) throws -> (configuration: TrainingConfiguration, state: TrainingState) {
@@ -68,8 +83,16 @@ public enum Checkpoint {
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw CheckpointError(description: "\(file.path): no checkpoint here (expected \(fileName) in \(directory.path))")
         }
-        let contents = try SafeTensors.read(from: file)
-        func fail(_ what: String) -> CheckpointError { CheckpointError(description: "\(file.path): \(what)") }
+        return try decode(try SafeTensors.read(from: file), source: file.path)
+    }
+
+    /// The configuration and state in a checkpoint's bytes (`encode`), validated as `load` does.
+    public static func decode(_ data: Data, source: String) throws -> (configuration: TrainingConfiguration, state: TrainingState) {
+        try decode(try SafeTensors.decode(data, source: source), source: source)
+    }
+
+    private static func decode(_ contents: SafeTensorsFile, source: String) throws -> (configuration: TrainingConfiguration, state: TrainingState) {
+        func fail(_ what: String) -> CheckpointError { CheckpointError(description: "\(source): \(what)") }
         guard contents.metadata["format"] == format else {
             throw fail("not a GTN checkpoint (metadata format is \(contents.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)')")
         }

@@ -81,15 +81,21 @@ public struct Evaluator {
     /// GTN-T accuracy of `count` learners on the test set (or `set`), optionally after every step.
     /// The curriculum is generated once for all learners, which then train side by side, one core
     /// each (`Parallel.map`); `progress` gets the number finished.
+    ///
+    /// With a `communicator` of several ranks (every rank calls this), learner k runs on rank
+    /// k mod size and every rank gets all results: the same numbers as in one process.
     public func gtnAccuracy(learners count: Int, seed: UInt64 = 1_000_003, on set: LabeledImages? = nil,
-                            curve: Bool = false, progress: ((Int) -> Void)? = nil) throws -> GTNEvaluation {
+                            curve: Bool = false, communicator: (any Communicator)? = nil,
+                            progress: ((Int) -> Void)? = nil) throws -> GTNEvaluation {
         let start = Date()
         let target = set ?? data.test
         var planRNG = SeededGenerator(seed: seed ^ 0x5EED)
         let plan = teacher.plan(using: &planRNG)
         let pairs = learners(count, seed: seed)
         let batches = teacher.syntheticBatches(for: plan)
-        let results = try Parallel.map(count) { k in
+        let mine = communicator.map { Array($0.share(of: count)) } ?? Array(0..<count)
+        var results = try Parallel.map(mine.count) { i in
+            let k = mine[i]
             let (learner, initial) = pairs[k]
             var perStep = [Double](repeating: 0, count: curve ? plan.steps.count : 0)
             let trained = try teacher.train(learner, from: initial, batches: batches) { t, θ, means in
@@ -98,6 +104,17 @@ public struct Evaluator {
             }
             return (accuracy: accuracy(of: learner, trained, on: target), perStep: perStep)
         } onResult: { finished, _, _ in progress?(finished) }
+        if let communicator, communicator.size > 1 {
+            // Each rank fills its learners' rows; the sum in rank order adds only zeros to them.
+            let width = 1 + (curve ? plan.steps.count : 0)
+            var table = [Double](repeating: 0, count: count * width)
+            for (i, k) in mine.enumerated() {
+                table[k * width] = results[i].accuracy
+                for t in results[i].perStep.indices { table[k * width + 1 + t] = results[i].perStep[t] }
+            }
+            try communicator.allreduceSum(&table)
+            results = (0..<count).map { k in (accuracy: table[k * width], perStep: Array(table[(k * width + 1)..<((k + 1) * width)])) }
+        }
         var meanCurve = [Double](repeating: 0, count: plan.steps.count)
         for result in results {
             for t in result.perStep.indices { meanCurve[t] += result.perStep[t] / Double(count) }

@@ -142,7 +142,7 @@ extension MetaGradient {
 public final class MetaTrainer {
     public let configuration: TrainingConfiguration
     public let data: RealData
-    public private(set) var state: TrainingState
+    public internal(set) var state: TrainingState
 
     public init(configuration: TrainingConfiguration, data: RealData) {
         self.configuration = configuration

@@ -67,15 +67,23 @@ public final class TrainingRun {
     /// Set from any thread (a signal handler among them) to stop the run after the current
     /// outer iteration.
     public let stopSwitch = StopSwitch()
-    /// Held for the run's lifetime: one process at a time writes a run directory.
-    private let lock: DirectoryLock
+    /// Held for the run's lifetime: one process at a time writes a run directory (under MPI,
+    /// rank 0; the other ranks hold none).
+    private let lock: DirectoryLock?
+    /// The processes training this run together (`shared(by:…)`); rank 0 writes its files.
+    public internal(set) var communicator: any Communicator = SingleProcess()
 
-    private init(directory: URL, trainer: MetaTrainer, policy: Policy, lock: DirectoryLock) {
+    private init(directory: URL, trainer: MetaTrainer, policy: Policy, lock: DirectoryLock?) {
         self.directory = directory
         self.trainer = trainer
         self.policy = policy
         self.lock = lock
         startIteration = trainer.state.iteration
+    }
+
+    /// A rank other than 0 of a shared run: it trains and evaluates but writes nothing.
+    convenience init(follower trainer: MetaTrainer, directory: URL, policy: Policy) {
+        self.init(directory: directory, trainer: trainer, policy: policy, lock: nil)
     }
 
     /// Locks `directory` for this process and clears what killed writers left in it.
@@ -89,14 +97,21 @@ public final class TrainingRun {
     /// replaced. The configuration is checked first (`TrainingConfiguration.validate`).
     public static func start(in directory: URL, configuration: TrainingConfiguration, data: RealData,
                              policy: Policy = Policy()) throws -> TrainingRun {
+        try start(in: directory, configuration: configuration, policy: policy, loadingData: { _ in data })
+    }
+
+    /// `start` with the data loaded only once the directory is locked and checked, so that a
+    /// run that cannot start fails at once instead of after loading (or downloading) a dataset.
+    public static func start(in directory: URL, configuration: TrainingConfiguration, policy: Policy = Policy(),
+                             loadingData load: (TrainingConfiguration) throws -> RealData) throws -> TrainingRun {
         try configuration.validate()
         try Directory.create(directory, role: "run directory")
         let lock = try claim(directory)
         if Checkpoint.exists(in: directory) {
             throw TrainingRunError(description: "\(directory.path) already holds a checkpoint; resume it or choose another directory")
         }
-        let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: data), policy: policy,
-                              lock: lock)
+        let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: try load(configuration)),
+                              policy: policy, lock: lock)
         try? FileManager.default.removeItem(at: run.metricsURL)
         return run
     }
@@ -111,6 +126,13 @@ public final class TrainingRun {
     /// `outerIterations` and `timeBudget` extend or shorten the schedule.
     public static func resume(in directory: URL, data: RealData, policy: Policy = Policy(),
                               outerIterations: Int? = nil, timeBudget: Double? = nil) throws -> TrainingRun {
+        try resume(in: directory, policy: policy, outerIterations: outerIterations, timeBudget: timeBudget, loadingData: { _ in data })
+    }
+
+    /// `resume` with the data loaded for the checkpoint's configuration (its dataset), once the
+    /// directory is locked and the checkpoint read, so that a refusal comes before any loading.
+    public static func resume(in directory: URL, policy: Policy = Policy(), outerIterations: Int? = nil, timeBudget: Double? = nil,
+                              loadingData load: (TrainingConfiguration) throws -> RealData) throws -> TrainingRun {
         guard Checkpoint.exists(in: directory) else {
             throw TrainingRunError(description: "\(directory.path) holds no checkpoint to resume (expected \(Checkpoint.fileName))")
         }
@@ -130,7 +152,8 @@ public final class TrainingRun {
             configuration.timeBudget = timeBudget
         }
         try configuration.validate()
-        let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: data, state: state),
+        let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: try load(configuration),
+                                                                         state: state),
                               policy: policy, lock: lock)
         try MetricsLog.truncate(run.metricsURL, afterIteration: state.iteration)
         return run
@@ -147,8 +170,23 @@ public final class TrainingRun {
     /// of the final state, and an evaluation of it unless the stop was requested (a user who
     /// interrupts wants out). Evaluations and checkpoints count toward the budget. Throws when
     /// every iteration of this process was skipped: nothing was learned, and the user must know.
-    public func run(onEvent: (Event) -> Void = { _ in }) throws {
+    ///
+    /// In a run shared by several ranks every rank calls this; rank 0 alone writes files and
+    /// reports events, and its clock and stop requests decide for all.
+    public func run(onEvent reportEvent: (Event) -> Void = { _ in }) throws {
         let start = Date()
+        let isWriter = communicator.rank == 0
+        func onEvent(_ event: Event) { if isWriter { reportEvent(event) } }
+        var agreedStop = false
+        /// Every rank takes rank 0's elapsed time and stop request (nothing to do alone).
+        func synchronize() throws {
+            guard communicator.size > 1 else { return }
+            var values = [trainer.state.elapsedSeconds, stopRequested ? 1 : 0]
+            try communicator.broadcast(&values, root: 0)
+            trainer.state.elapsedSeconds = values[0]
+            agreedStop = values[1] != 0
+        }
+        var stopNow: Bool { communicator.size > 1 ? agreedStop : stopRequested }
         var lastEvaluated: Int?
         /// Adds the time `body` takes to the run's elapsed time (steps count their own).
         func timed(_ body: () throws -> Void) rethrows {
@@ -158,8 +196,9 @@ public final class TrainingRun {
         }
         var lastSaved = trainer.state.iteration
         func save() throws {
-            try timed { try Checkpoint.save(trainer.state, configuration: configuration, to: directory) }
             lastSaved = trainer.state.iteration
+            guard isWriter else { return }
+            try timed { try Checkpoint.save(trainer.state, configuration: configuration, to: directory) }
             onEvent(.checkpointWritten(iteration: lastSaved, url: checkpointURL))
         }
         func evaluate(final: Bool) throws {
@@ -168,27 +207,31 @@ public final class TrainingRun {
             var evaluation: GTNEvaluation?
             try timed {
                 evaluation = try withoutActuallyEscaping(onEvent) { report in
-                    try evaluator.gtnAccuracy(learners: learners) { report(.evaluationProgress(finished: $0, total: learners)) }
+                    try evaluator.gtnAccuracy(learners: learners, communicator: communicator) {
+                        report(.evaluationProgress(finished: $0, total: learners))
+                    }
                 }
             }
             guard let result = evaluation else { return }
             let record = EvaluationRecord(iteration: trainer.state.iteration, elapsedSeconds: Date().timeIntervalSince(start),
                                           evaluation: result)
-            try MetricsLog.append(record, to: metricsURL)
+            if isWriter { try MetricsLog.append(record, to: metricsURL) }
             lastEvaluated = trainer.state.iteration
             onEvent(.evaluationFinished(record, result, final: final))
         }
 
         var stoppedOnRequest = false
         var learned = false
+        try synchronize()
         while !trainer.isFinished {
-            let metrics = try trainer.step()
+            let metrics = try trainer.step(communicator: communicator)
+            try synchronize()
             learned = learned || !metrics.skipped
-            try MetricsLog.append(metrics, to: metricsURL)
+            if isWriter { try MetricsLog.append(metrics, to: metricsURL) }
             onEvent(.iterationFinished(metrics))
             let iteration = trainer.state.iteration
             let stop: StopReason? = trainer.isOutOfTime && iteration < configuration.outerIterations ? .timeLimit
-                : stopRequested && !trainer.isFinished ? .requested : nil
+                : stopNow && !trainer.isFinished ? .requested : nil
             if iteration % policy.checkpointEvery == 0 || trainer.isFinished || stop != nil { try save() }
             if policy.evaluateEvery > 0, iteration % policy.evaluateEvery == 0, !trainer.isFinished { try evaluate(final: false) }
             if let stop {
@@ -196,6 +239,7 @@ public final class TrainingRun {
                 stoppedOnRequest = stop == .requested
                 break
             }
+            try synchronize()
         }
         if lastSaved != trainer.state.iteration { try save() }
         if trainer.state.iteration > startIteration && !learned {

@@ -4,6 +4,7 @@ import FileFormats
 import Foundation
 import GTN
 import NAS
+import Support
 
 extension SearchStrategy: ExpressibleByArgument {}
 
@@ -124,7 +125,15 @@ struct Nas: ParsableCommand {
 
         func run() throws {
             output.apply()
+            try Ranks.run("nas") { world in try run(world) }
+        }
+
+        /// Under mpirun each rank evaluates shard rank/size and rank 0 merges and reports.
+        func run(_ world: any Communicator) throws {
             let shardSpec = try resolvedShard()
+            if world.size > 1, shardSpec != nil {
+                throw ValidationError("under mpirun the ranks are the shards; drop --shard (and the job array's shard variables)")
+            }
             let directory = URL(fileURLWithPath: checkpoint)
             let (trainingConfiguration, state) = try Checkpoint.load(from: directory)
             let identity = try Digest.fileSHA256(Checkpoint.url(in: directory))
@@ -139,10 +148,15 @@ struct Nas: ParsableCommand {
             configuration.training.learningRate = realLearningRate
             let runner = NASRunner(configuration: configuration, teacher: state.teacher, teacherIdentity: identity,
                                    teacherIteration: state.iteration, data: realData, dataset: trainingConfiguration.dataset,
-                                   workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
+                                   workers: workers ?? (world.size > 1 ? Parallel.threadCount : ProcessInfo.processInfo.activeProcessorCount))
             Terminal.line("NAS: \(strategy.rawValue) search over \(candidates) candidates (\(configuration.space)); GTN-\(runner.proxy.steps) proxy from \(directory.path) at outer iteration \(state.iteration); \(runner.workers) worker\(runner.workers == 1 ? "" : "s")" + (shardSpec.map { "; shard \($0)" } ?? ""))
             if groundTruthEpochs > 0 {
                 Terminal.line("ground truth: \(groundTruthEpochs) epoch\(groundTruthEpochs == 1 ? "" : "s") (\(groundTruthEpochs * runner.trainer.stepsPerEpoch) steps) of SGD on real data per candidate")
+            }
+            if world.size > 1 {
+                Terminal.line("\(world.size) MPI ranks, one shard each; rank 0 merges")
+                guard var report = try runner.run(communicator: world, progress: NasProgress.show) else { return }
+                return try NasOutput.finish(&report, trainer: runner.trainer, json: json)
             }
             let result = try runner.run(shard: shardSpec ?? .whole, progress: NasProgress.show)
 

@@ -8,24 +8,27 @@ enum Terminal {
     nonisolated(unsafe) private static var statusShown = false
     /// `--quiet`: no progress or status; results still print.
     nonisolated(unsafe) static var isQuiet = false
+    /// Set on MPI ranks other than 0: only rank 0 reports.
+    nonisolated(unsafe) static var isSilent = false
 
     /// Replaces the live status line (stderr); nothing when stderr is not a terminal, where
     /// only permanent lines are written.
     static func status(_ text: String) {
-        guard isInteractive, !isQuiet else { return }
+        guard isInteractive, !isQuiet, !isSilent else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
         statusShown = true
     }
 
     /// A permanent progress line (stderr), clearing any live status first.
     static func line(_ text: String) {
-        guard !isQuiet else { return }
+        guard !isQuiet, !isSilent else { return }
         clearStatus()
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
     /// A result (stdout), printed even with `--quiet`.
     static func result(_ text: String) {
+        guard !isSilent else { return }
         clearStatus()
         print(text)
         fflush(nil)

@@ -25,6 +25,11 @@ struct Train: ParsableCommand {
         OUT/report.html (see `gtn report`) and TensorBoard event files in OUT/tensorboard are refreshed \
         as the run goes. --config FILE.json starts from a saved configuration, such as a run's \
         OUT/config.json, which replays that run; flags given on the command line override its fields.
+
+        Under `mpirun -np N` (a build with `--traits MPI`; README) the N ranks train one run: rank 0 \
+        opens it and alone writes OUT, every rank computes --learners-per-iteration learners of each \
+        outer iteration (so K = that × N), and their meta-gradients are averaged over all K. A resumed \
+        run keeps its checkpoint's K on any number of ranks.
         """)
 
     @Option(help: "Start from this configuration (a run's config.json: replays it); flags given override it.")
@@ -80,7 +85,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited.")
     var timeLimit: Double?
 
-    @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much.")
+    @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much. Under mpirun: learners per rank (K = this × ranks, default 1 each); the outer learning rate still applies to the mean over all K.")
     var learnersPerIteration: Int?
 
     @Option(name: .customLong("meta-batch"), parsing: .unconditional, help: "Real images per meta-loss batch (default: the batch size B).")
@@ -163,7 +168,8 @@ struct Train: ParsableCommand {
         }
         if let outer { c.outerIterations = outer } else if timeLimit != nil { c.outerIterations = .max }
         if let timeLimit { c.timeBudget = timeLimit }
-        if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration }
+        if let learnersPerIteration { c.learnersPerIteration = learnersPerIteration * Ranks.launched }
+        else if base == nil { c.learnersPerIteration = Ranks.launched }
         if let metaBatch { c.metaBatchSize = metaBatch }
         if let curriculum { c.curriculum = curriculum }
         if let widths { c.fixedWidths = widths }
@@ -200,8 +206,8 @@ struct Train: ParsableCommand {
         if let intermediateLosses, intermediateLosses != saved.intermediateLosses {
             throw refuse(intermediateLosses ? "--intermediate-losses" : "--no-intermediate-losses", "", saved.intermediateLosses ? "intermediate losses" : "no intermediate losses")
         }
-        if let learnersPerIteration, learnersPerIteration != saved.learnersPerIteration {
-            throw refuse("--learners-per-iteration", "\(learnersPerIteration)", "\(saved.learnersPerIteration) learners per iteration")
+        if let learnersPerIteration, learnersPerIteration * Ranks.launched != saved.learnersPerIteration {
+            throw refuse("--learners-per-iteration", "\(learnersPerIteration)\(Ranks.launched > 1 ? " per rank" : "")", "\(saved.learnersPerIteration) learners per iteration")
         }
         if let metaBatch, metaBatch != saved.effectiveMetaBatchSize { throw refuse("--meta-batch", "\(metaBatch)", "meta-batches of \(saved.effectiveMetaBatchSize)") }
         if let rotatingLabels, rotatingLabels != p.rotatingLabels {
@@ -221,15 +227,19 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        if checkFinite { FiniteCheck.isEnabled = true }
         output.apply()
-        let directory = outputDirectory
+        try Ranks.run("train") { world in try run(world) }
+    }
+
+    /// Rank 0 (or the only process) opens the run: starts it, or resumes its checkpoint.
+    func open(_ directory: URL) throws -> TrainingRun {
         let run: TrainingRun
         if resume {
             let saved = try TrainingRun.savedConfiguration(in: directory)
             try checkAgreement(with: saved, in: directory)
-            let realData = try data.load(defaultKind: DatasetKind(rawValue: saved.dataset))
-            run = try TrainingRun.resume(in: directory, data: realData, policy: policy, outerIterations: outer, timeBudget: timeLimit)
+            run = try TrainingRun.resume(in: directory, policy: policy, outerIterations: outer, timeBudget: timeLimit) {
+                try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
+            }
             Terminal.line("resuming \(directory.path) at outer iteration \(run.state.iteration)")
         } else {
             if Checkpoint.exists(in: directory) {
@@ -237,11 +247,22 @@ struct Train: ParsableCommand {
             }
             let configuration = try makeConfiguration()
             try Directory.create(directory, role: "--out")
-            run = try TrainingRun.start(in: directory, configuration: configuration,
-                                        data: try data.load(defaultKind: DatasetKind(rawValue: configuration.dataset)), policy: policy)
+            run = try TrainingRun.start(in: directory, configuration: configuration, policy: policy) {
+                try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
+            }
+        }
+        return run
+    }
+
+    func run(_ world: any Communicator) throws {
+        if checkFinite { FiniteCheck.isEnabled = true }
+        let directory = outputDirectory
+        let run = try TrainingRun.shared(by: world, directory: directory, open: { try open(directory) }) {
+            try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
         }
         let configuration = run.configuration
-        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration, \(configuration.memoryDescription) meta-gradients → \(directory.path)")
+        let ranks = world.size > 1 ? " over \(world.size) MPI ranks" : ""
+        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration\(ranks), \(configuration.memoryDescription) meta-gradients → \(directory.path)")
 
         let stopSwitch = run.stopSwitch
         let interruption = Interruption { signal in
@@ -249,12 +270,15 @@ struct Train: ParsableCommand {
             stopSwitch.flip()
         }
         var progress = TrainingProgress(run: run)
-        let monitor = try RunMonitor(run: run)
+        // Only the rank that writes the run (rank 0, or the only process) keeps its report.
+        let monitor = world.rank == 0 ? try RunMonitor(run: run) : nil
         try run.run { event in
             progress.report(event)
-            do { try monitor.record(event) } catch { Terminal.line("warning: report or TensorBoard events not updated: \(error)") }
+            do { try monitor?.record(event) } catch { Terminal.line("warning: report or TensorBoard events not updated: \(error)") }
         }
-        Terminal.result("report: \(monitor.reportURL.path); TensorBoard: tensorboard --logdir \(directory.appendingPathComponent(RunMonitor.tensorBoardDirectoryName).path)")
+        if let monitor {
+            Terminal.result("report: \(monitor.reportURL.path); TensorBoard: tensorboard --logdir \(directory.appendingPathComponent(RunMonitor.tensorBoardDirectoryName).path)")
+        }
         Terminal.result("meta-gradient clipped \(run.state.clippedCount) times, skipped \(run.state.skippedCount) times; checkpoint: \(run.checkpointURL.path)")
         if let signal = interruption.received { throw ExitCode(128 + signal) }
     }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Thread-count policy and the two fork-join helpers every kernel uses.
 public enum Parallel {
-    /// Active processor count, or `GTN_THREADS` when set to a positive integer.
+    /// Active processor count (divided among the MPI ranks on this machine), or `GTN_THREADS`
+    /// when set to a positive integer.
     /// `setThreadCount` overrides both (used by benchmarks to measure one thread).
     /// Inside `serially` (and inside the chunks of `forEachChunk`) it is 1, so nested kernels run
     /// on their caller's thread instead of oversubscribing the cores.
@@ -120,9 +121,14 @@ public enum Parallel {
     }
 }
 
+/// `GTN_THREADS`, else the cores shared among the MPI ranks on this machine (Open MPI's
+/// `OMPI_COMM_WORLD_LOCAL_SIZE`, MPICH's `MPI_LOCALNRANKS`; 1 outside MPI).
 private let environmentThreadCount: Int = {
-    if let s = ProcessInfo.processInfo.environment["GTN_THREADS"], let n = Int(s), n > 0 { return n }
-    return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    let environment = ProcessInfo.processInfo.environment
+    if let s = environment["GTN_THREADS"], let n = Int(s), n > 0 { return n }
+    let localRanks = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"].lazy.compactMap { environment[$0].flatMap { Int($0) } }
+        .first { $0 > 0 } ?? 1
+    return max(1, ProcessInfo.processInfo.activeProcessorCount / localRanks)
 }()
 
 private struct ThreadState { var override: Int? }

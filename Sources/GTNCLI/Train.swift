@@ -97,7 +97,7 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("soft-labels"), inversion: .prefixedNo, help: "Learn a soft label per curriculum slot (logits [T·B, 10], starting near the slot's class); learners train toward their softmax (default: the preset's; learned curricula only).")
     var softLabels: Bool?
 
-    @Option(name: .customLong("inner-clip"), parsing: .unconditional, help: "Scale each inner step's gradient down to this global norm when it is longer (default: the preset's), in meta-training and whenever the curriculum trains a learner.")
+    @Option(name: .customLong("inner-clip"), parsing: .unconditional, help: "Scale each inner step's gradient down to this global norm when it is longer (default: the preset's, 3 for cpu; 0 turns clipping off), in meta-training and whenever the curriculum trains a learner.")
     var innerClip: Double?
 
     @Flag(name: .customLong("check-finite"), help: "Check every op's output for NaN and infinity (slower), and name the op where a skipped iteration's non-finite values started (also: GTN_CHECK_FINITE=1).")
@@ -125,7 +125,9 @@ struct Train: ParsableCommand {
         try requirePositive(metaBatch, "--meta-batch")
         if evaluateEvery < 0 { throw ValidationError("--eval-every must be ≥ 0, got \(evaluateEvery)") }
         try requirePositiveFinite(innerLearningRate, "--inner-lr")
-        try requirePositiveFinite(innerClip, "--inner-clip")
+        if let innerClip, !(innerClip >= 0 && innerClip.isFinite) {
+            throw ValidationError("--inner-clip must be a finite number ≥ 0 (0: no clipping), got \(innerClip)")
+        }
         try requirePositiveFinite(timeLimit, "--time-limit")
         guard !resume else { return }
         let configuration = try makeConfiguration()
@@ -159,7 +161,7 @@ struct Train: ParsableCommand {
         if let innerLearningRate { p.initialInnerLearningRate = innerLearningRate }
         if let rotatingLabels { p.rotatingLabels = rotatingLabels }
         if let softLabels { p.learnedSoftLabels = softLabels }
-        if let innerClip { p.innerGradientClip = innerClip }
+        if let innerClip { p.innerGradientClip = innerClip > 0 ? innerClip : nil }
         var c = base ?? TrainingConfiguration(preset: p, outerIterations: outer ?? (timeLimit == nil ? nil : .max))
         c.preset = p
         if base != nil && preset != nil {  // another preset brings its own memory mode
@@ -216,7 +218,7 @@ struct Train: ParsableCommand {
         if let softLabels, softLabels != p.learnedSoftLabels {
             throw refuse(softLabels ? "--soft-labels" : "--no-soft-labels", "", p.learnedSoftLabels ? "learned soft labels" : "hard labels")
         }
-        if let innerClip, innerClip != p.innerGradientClip {
+        if let innerClip, (innerClip > 0 ? innerClip : nil) != p.innerGradientClip {
             throw refuse("--inner-clip", "\(innerClip)", p.innerGradientClip.map { "inner gradient clip \($0)" } ?? "no inner gradient clip")
         }
         if let dataset = data.dataset, dataset.rawValue != saved.dataset { throw refuse("--dataset", dataset.rawValue, "dataset \(saved.dataset)") }

@@ -216,14 +216,11 @@ public final class MetaTrainer {
             try Self.learnerMetaGradient(teacher: state.teacher, configuration: configuration, data: data,
                                          iteration: state.iteration, learner: $0)
         }
-        let metrics = try apply(MetaGradient.mean(learners.map(\.metaGradient)), learners: learners.map(\.learner))
+        var metrics = try apply(MetaGradient.mean(learners.map(\.metaGradient)), learners: learners.map(\.learner))
         state.elapsedSeconds += Date().timeIntervalSince(start)
-        return IterationMetrics(iteration: metrics.iteration, metaLoss: metrics.metaLoss, innerLossFirst: metrics.innerLossFirst,
-                                innerLossLast: metrics.innerLossLast, gradientNorm: metrics.gradientNorm, clipped: metrics.clipped,
-                                skipped: metrics.skipped, outerLearningRate: metrics.outerLearningRate, learner: metrics.learner,
-                                seconds: Date().timeIntervalSince(start),
-                                peakMemoryBytes: BufferPool.shared.statistics.peakLiveBytes,
-                                nonFiniteOrigin: metrics.nonFiniteOrigin)
+        metrics.seconds = Date().timeIntervalSince(start)
+        metrics.peakMemoryBytes = BufferPool.shared.statistics.peakLiveBytes
+        return metrics
     }
 
     /// Takes the Adam step for a meta-gradient already averaged over the iteration's learners

@@ -132,21 +132,28 @@ public struct Evaluator {
     public func realBaseline(learners count: Int, seed: UInt64 = 1_000_003,
                              learningRates: [Double] = Evaluator.baselineLearningRates,
                              momentum: Double = 0.5, progress: ((Int) -> Void)? = nil) throws -> RealBaseline {
-        let T = teacher.preset.steps, B = teacher.preset.batchSize
         let pairs = learners(count, seed: seed)
         let accuracies = try Parallel.map(learningRates.count * count) { i in
             let lr = learningRates[i / count], k = i % count
-            let (learner, initial) = pairs[k]
-            var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
-            let trained = try trainLearner(learner, from: initial, steps: T,
-                                           batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
-                                           learningRate: { _ in lr }, momentum: { _ in momentum })
-            return accuracy(of: learner, trained, on: data.test)
+            let trained = try trainOnRealBatches(pairs[k], index: k, seed: seed, learningRate: { _ in lr }, momentum: { _ in momentum })
+            return accuracy(of: pairs[k].0, trained, on: data.test)
         } onResult: { finished, _, _ in progress?(finished) }
         let rows = learningRates.indices.map { r in
             RealBaseline.Row(learningRate: learningRates[r], accuracies: Array(accuracies[r * count..<(r + 1) * count]))
         }
-        return RealBaseline(steps: T, rows: rows)
+        return RealBaseline(steps: teacher.preset.steps, rows: rows)
+    }
+
+    /// The evaluation's learner `k` trained T steps on real batches of B drawn from its own
+    /// stream, the same for every optimizer it is trained with, so optimizers compare on equal data.
+    func trainOnRealBatches(_ pair: (Learner, Parameters), index k: Int, seed: UInt64,
+                            learningRate: (Int) -> Double, momentum: (Int) -> Double, gradientClip: Double? = nil,
+                            observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
+        let B = teacher.preset.batchSize
+        var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
+        return try trainLearner(pair.0, from: pair.1, steps: teacher.preset.steps,
+                                batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
+                                learningRate: learningRate, momentum: momentum, gradientClip: gradientClip, observe: observe)
     }
 
     /// Mean test accuracy after every step of the same learners trained on the same real batches
@@ -154,16 +161,13 @@ public struct Evaluator {
     /// `gtnAccuracy(curve: true)`, whose last value is that learning rate's row.
     public func realAccuracyCurve(learners count: Int, seed: UInt64 = 1_000_003, learningRate: Double,
                                   momentum: Double = 0.5) throws -> [Double] {
-        let T = teacher.preset.steps, B = teacher.preset.batchSize
+        let T = teacher.preset.steps
         let pairs = learners(count, seed: seed)
         let curves = try Parallel.map(count) { k in
-            let (learner, initial) = pairs[k]
-            var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
             var perStep = [Double](repeating: 0, count: T)
-            _ = try trainLearner(learner, from: initial, steps: T,
-                                 batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
-                                 learningRate: { _ in learningRate }, momentum: { _ in momentum }) { t, θ, means in
-                perStep[t] = accuracy(of: learner, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: data.test)
+            _ = try trainOnRealBatches(pairs[k], index: k, seed: seed, learningRate: { _ in learningRate },
+                                       momentum: { _ in momentum }) { t, θ, means in
+                perStep[t] = accuracy(of: pairs[k].0, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: data.test)
             }
             return perStep
         }

@@ -5,8 +5,8 @@ import TensorEngine
 
 /// The stronger real-data baseline: learners trained T steps on real batches with per-step
 /// learning rates and momenta that were meta-learned exactly as a GTN learns its own (the same
-/// exact meta-gradient through the inner loop, the same Adam and cosine schedule), only with
-/// real batches where the generator's would be. A GTN must beat this to show that its data,
+/// exact meta-gradient through the inner loop, the same meta-loss, inner gradient clip, Adam and
+/// cosine schedule), only with real batches where the generator's would be. A GTN must beat this to show that its data,
 /// not just its learned optimizer, teaches faster.
 public struct LearnedRealBaseline: Sendable {
     /// The learned per-step learning rates and momenta (a teacher whose batches are all given).
@@ -35,10 +35,10 @@ public struct LearnedRealBaseline: Sendable {
                 let batch = data.train.randomBatch(size: preset.batchSize, using: &draw)
                 return InnerPlan.Step(source: .given(batch.images), labels: batch.labels)
             }
-            let real = data.train.randomBatch(size: configuration.effectiveMetaBatchSize, using: &draw)
             let result = try optimizer.metaGradient(learner: learner, initial: initial, plan: InnerPlan(steps: steps),
-                                                    realBatches: [real], mode: configuration.memoryMode,
-                                                    recordedSteps: configuration.effectiveRecordedSteps)
+                                                    realBatches: configuration.realBatches(from: data, using: &draw),
+                                                    mode: configuration.memoryMode, recordedSteps: configuration.effectiveRecordedSteps,
+                                                    intermediateLosses: configuration.intermediateLosses)
             let gradients = indices.map { result.gradients[$0] }
             let (clipped, norm) = clippedByGlobalNorm(gradients, maxNorm: configuration.clipNorm)
             if result.metaLoss.isFinite && norm.isFinite {
@@ -56,19 +56,20 @@ public struct LearnedRealBaseline: Sendable {
 
 extension Evaluator {
     /// Real-T accuracy with a learned inner optimizer: the evaluation's learners trained T steps
-    /// on real batches of B with `baseline`'s per-step learning rates and momenta, side by side.
+    /// on real batches of B with `baseline`'s per-step learning rates and momenta, side by side,
+    /// and with the inner gradient clip they were learned under.
     public func realAccuracy(learnedBy baseline: LearnedRealBaseline, learners count: Int,
                              seed: UInt64 = 1_000_003) throws -> [Double] {
-        let T = teacher.preset.steps, B = teacher.preset.batchSize
+        try learnersTrained(learnedBy: baseline, learners: count, seed: seed).map { accuracy(of: $0.learner, $0.trained, on: data.test) }
+    }
+
+    func learnersTrained(learnedBy baseline: LearnedRealBaseline, learners count: Int,
+                         seed: UInt64) throws -> [(learner: Learner, trained: TrainedLearner)] {
         let rates = baseline.optimizer.innerLearningRates, momenta = baseline.optimizer.innerMomenta
         let pairs = learners(count, seed: seed)
         return try Parallel.map(count) { k in
-            let (learner, initial) = pairs[k]
-            var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
-            let trained = try trainLearner(learner, from: initial, steps: T,
-                                           batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
-                                           learningRate: { rates[$0] }, momentum: { momenta[$0] })
-            return accuracy(of: learner, trained, on: data.test)
+            (pairs[k].0, try trainOnRealBatches(pairs[k], index: k, seed: seed, learningRate: { rates[$0] }, momentum: { momenta[$0] },
+                                                gradientClip: baseline.optimizer.preset.innerGradientClip))
         }
     }
 }

@@ -15,8 +15,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var memoryMode: MemoryMode
     /// With `.stepwise`: the last inner steps that keep their forward graph (nil: the preset's).
     public var recordedSteps: Int?
-    /// Adds the real-data loss after every inner step to the meta-loss, each on a fresh batch.
-    public var intermediateLosses = false
+    /// Adds the real-data loss after every inner step to the meta-loss, each on a fresh batch
+    /// (default: the preset's).
+    public var intermediateLosses: Bool
     /// The meta-gradient's global norm is clipped to this.
     public var clipNorm = 10.0
     /// Consecutive non-finite iterations after which training stops.
@@ -39,6 +40,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         self.preset = preset
         self.outerIterations = outerIterations ?? preset.outerIterations
         memoryMode = preset.memoryMode
+        intermediateLosses = preset.intermediateLosses
     }
 
     /// The real images per meta-loss batch.
@@ -56,6 +58,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
     }
 
     public var widthRanges: WidthRanges { fixedWidths.map(WidthRanges.fixed) ?? preset.widthRanges }
+
+    /// The real batches that score one learner: a fresh one after every inner step with
+    /// intermediate losses, else one for the final loss.
+    public func realBatches(from data: RealData, using rng: inout SeededGenerator) -> [LabeledBatch] {
+        (0..<(intermediateLosses ? preset.steps : 1)).map { _ in data.train.randomBatch(size: effectiveMetaBatchSize, using: &rng) }
+    }
 
     /// Where fresh learners come from: the learner space when set, else the preset's family with
     /// random (or fixed) widths.
@@ -198,8 +206,7 @@ public final class MetaTrainer {
         let learner = Learner(architecture: configuration.preset.learner, spec: configuration.learners.sample(using: &rng))
         let initial = learner.initialParameters(using: &rng)
         let plan = teacher.plan(using: &rng)
-        let batchCount = configuration.intermediateLosses ? configuration.preset.steps : 1
-        let real = (0..<batchCount).map { _ in data.train.randomBatch(size: configuration.effectiveMetaBatchSize, using: &rng) }
+        let real = configuration.realBatches(from: data, using: &rng)
         let result = try teacher.metaGradient(learner: learner, initial: initial, plan: plan, realBatches: real,
                                               mode: configuration.memoryMode, recordedSteps: configuration.effectiveRecordedSteps,
                                               intermediateLosses: configuration.intermediateLosses)

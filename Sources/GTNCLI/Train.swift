@@ -59,6 +59,9 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("inner-lr"), parsing: .unconditional, help: "Initial inner learning rate (default: the preset's).")
     var innerLearningRate: Double?
 
+    @Option(name: .customLong("outer-lr"), parsing: .unconditional, help: "Peak outer (Adam) learning rate of the teacher; a cosine takes it to a tenth by the end (default: the preset's, 0.02 for cpu).")
+    var outerLearningRate: Double?
+
     @Option(help: "Random seed (default 0); the same seed gives the same run.")
     var seed: UInt64?
 
@@ -79,7 +82,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var memory: MemoryOptions
 
-    @Flag(name: .customLong("intermediate-losses"), inversion: .prefixedNo, help: "Add the real-data loss after every inner step to the meta-loss, each on a fresh real batch (default: off).")
+    @Flag(name: .customLong("intermediate-losses"), inversion: .prefixedNo, help: "Add the real-data loss after every inner step to the meta-loss, each on a fresh real batch (default: the preset's: on for cpu, off for paper and seed).")
     var intermediateLosses: Bool?
 
     @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited.")
@@ -125,6 +128,7 @@ struct Train: ParsableCommand {
         try requirePositive(metaBatch, "--meta-batch")
         if evaluateEvery < 0 { throw ValidationError("--eval-every must be ≥ 0, got \(evaluateEvery)") }
         try requirePositiveFinite(innerLearningRate, "--inner-lr")
+        try requirePositiveFinite(outerLearningRate, "--outer-lr")
         if let innerClip, !(innerClip >= 0 && innerClip.isFinite) {
             throw ValidationError("--inner-clip must be a finite number ≥ 0 (0: no clipping), got \(innerClip)")
         }
@@ -159,6 +163,7 @@ struct Train: ParsableCommand {
         if let steps { p.steps = steps }
         if let batch { p.batchSize = batch }
         if let innerLearningRate { p.initialInnerLearningRate = innerLearningRate }
+        if let outerLearningRate { p.outerLearningRate = outerLearningRate }
         if let rotatingLabels { p.rotatingLabels = rotatingLabels }
         if let softLabels { p.learnedSoftLabels = softLabels }
         if let innerClip { p.innerGradientClip = innerClip > 0 ? innerClip : nil }
@@ -167,6 +172,7 @@ struct Train: ParsableCommand {
         if base != nil && preset != nil {  // another preset brings its own memory mode
             c.memoryMode = p.memoryMode
             c.recordedSteps = nil
+            c.intermediateLosses = p.intermediateLosses
         }
         if let outer { c.outerIterations = outer } else if timeLimit != nil { c.outerIterations = .max }
         if let timeLimit { c.timeBudget = timeLimit }
@@ -199,6 +205,9 @@ struct Train: ParsableCommand {
         }
         if let innerLearningRate, innerLearningRate != p.initialInnerLearningRate {
             throw refuse("--inner-lr", "\(innerLearningRate)", "initial inner learning rate \(p.initialInnerLearningRate)")
+        }
+        if let outerLearningRate, outerLearningRate != p.outerLearningRate {
+            throw refuse("--outer-lr", "\(outerLearningRate)", "outer learning rate \(p.outerLearningRate)")
         }
         if let seed, seed != saved.seed { throw refuse("--seed", "\(seed)", "seed \(saved.seed)") }
         if let mode = memory.memory, mode != saved.memoryMode { throw refuse("--memory", mode.rawValue, "memory mode \(saved.memoryMode.rawValue)") }

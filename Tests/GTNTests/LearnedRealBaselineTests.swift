@@ -26,4 +26,21 @@ final class LearnedRealBaselineTests: XCTestCase {
         XCTAssertTrue(accuracies.allSatisfy { (0...1).contains($0) })
         XCTAssertEqual(try evaluator.realAccuracy(learnedBy: baseline, learners: 2), accuracies, "deterministic")
     }
+
+    func testEvaluatesWithTheClipItWasLearnedUnder() throws {
+        var configuration = TrainingTests.tinyConfiguration()
+        configuration.preset.innerGradientClip = 1e-3  // tight enough to clip every step
+        let data = TrainingTests.syntheticData
+        let baseline = try LearnedRealBaseline.learn(configuration: configuration, data: data, outerIterations: 1)
+        let evaluator = Evaluator(teacher: baseline.optimizer, data: data, configuration: configuration)
+        let pair = evaluator.learners(1, seed: 5)[0]
+        let rates = baseline.optimizer.innerLearningRates, momenta = baseline.optimizer.innerMomenta
+        func trained(clip: Double?) throws -> [Tensor] {
+            try evaluator.trainOnRealBatches(pair, index: 0, seed: 5, learningRate: { rates[$0] }, momentum: { momenta[$0] },
+                                             gradientClip: clip).parameters.tensors
+        }
+        let evaluated = try XCTUnwrap(evaluator.learnersTrained(learnedBy: baseline, learners: 1, seed: 5).first).trained.parameters.tensors
+        XCTAssertEqual(evaluated.map(\.scalars), try trained(clip: 1e-3).map(\.scalars))
+        XCTAssertNotEqual(evaluated.map(\.scalars), try trained(clip: nil).map(\.scalars))
+    }
 }

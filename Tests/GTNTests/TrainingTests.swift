@@ -25,6 +25,18 @@ final class TrainingTests: XCTestCase {
     /// Random images stand in for MNIST where only the mechanics are under test.
     static let syntheticData = RealData(splits: syntheticSplits(train: 64, validation: 20, test: 30, seed: 3))
 
+    func testPresetSettingsReachTheConfigurationAndOldPresetsKeepTheirs() throws {
+        XCTAssertTrue(TrainingConfiguration(preset: .named(.cpu)).intermediateLosses)
+        XCTAssertFalse(TrainingConfiguration(preset: .named(.paper)).intermediateLosses)
+        // A preset stored before the field existed decodes to the behaviour its run had.
+        let stored = try JSONEncoder().encode(Preset.named(.cpu))
+        var fields = try XCTUnwrap(JSONSerialization.jsonObject(with: stored) as? [String: Any])
+        XCTAssertEqual(fields.removeValue(forKey: "intermediateLosses") as? Bool, true)
+        let old = try JSONDecoder().decode(Preset.self, from: JSONSerialization.data(withJSONObject: fields))
+        XCTAssertFalse(old.intermediateLosses)
+        XCTAssertEqual(try JSONDecoder().decode(Preset.self, from: stored), .named(.cpu))
+    }
+
     func testCheckpointRoundTrip() throws {
         let trainer = MetaTrainer(configuration: Self.tinyConfiguration(), data: Self.syntheticData)
         _ = try trainer.step()

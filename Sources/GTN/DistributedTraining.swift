@@ -30,7 +30,7 @@ extension MetaTrainer {
         let shapes = state.teacher.parameters.tensors.map(\.shape)
         let sizes = shapes.map { $0.reduce(1, *) }
         var flat = [Float](repeating: 0, count: sizes.reduce(0, +))
-        var metaLossSum = 0.0
+        var metaLossSum = 0.0, finalLossSum = 0.0
         var innerLosses: [Double] = []
         var sum: [Tensor]?
         for k in communicator.share(of: count) {
@@ -38,6 +38,7 @@ extension MetaTrainer {
                                                     iteration: state.iteration, learner: k).metaGradient
             sum = withoutGradientRecording { sum.map { zip($0, part.gradients).map { $0 + $1 } } ?? part.gradients }
             metaLossSum += part.metaLoss
+            finalLossSum += part.finalLoss
             if k == 0 { innerLosses = part.innerLosses }
         }
         if let sum {
@@ -53,7 +54,7 @@ extension MetaTrainer {
             }
         }
         // Rank 0's clock rides along (the others add 0), so the schedule's progress agrees.
-        var scalars = [metaLossSum, communicator.rank == 0 ? state.elapsedSeconds : 0]
+        var scalars = [metaLossSum, communicator.rank == 0 ? state.elapsedSeconds : 0, finalLossSum]
         try communicator.allreduceSum(&flat)
         try communicator.allreduceSum(&scalars)
         state.elapsedSeconds = scalars[1]
@@ -66,7 +67,8 @@ extension MetaTrainer {
                 return count > 1 ? tensor * scale : tensor
             }
         }
-        let result = MetaGradient(metaLoss: count > 1 ? scalars[0] * scale : scalars[0], gradients: gradients, innerLosses: innerLosses)
+        let result = MetaGradient(metaLoss: count > 1 ? scalars[0] * scale : scalars[0],
+                                  finalLoss: count > 1 ? scalars[2] * scale : scalars[2], gradients: gradients, innerLosses: innerLosses)
         let learners = communicator.rank == 0
             ? (0..<count).map { Self.learnerSpec(configuration: configuration, iteration: state.iteration, learner: $0) } : []
         var metrics = try apply(result, learners: learners)

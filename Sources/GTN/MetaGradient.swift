@@ -14,6 +14,9 @@ public enum MemoryMode: String, Codable, Sendable, CaseIterable {
 /// A meta-gradient and what it was computed from.
 public struct MetaGradient {
     public let metaLoss: Double
+    /// The real-data loss after the last inner step alone: the meta-loss without intermediate
+    /// losses, and the figure that compares across meta-losses.
+    public let finalLoss: Double
     /// One gradient per tensor of `Teacher.parameters`, in order.
     public let gradients: [Tensor]
     /// Inner training losses on the generated batches.
@@ -98,6 +101,7 @@ private struct SweepState {
     var logLearningRates: [Double]
     var logMomenta: [Double]
     var metaLoss = 0.0
+    var finalLoss = 0.0
 
     init(optimizerSlots: Int) {
         logLearningRates = [Double](repeating: 0, count: optimizerSlots)
@@ -177,7 +181,8 @@ private struct MetaGradientSweep {
             try reverseStep(t, trajectory, &state)
         }
         try pullBackResolvedWeights(&state)
-        return MetaGradient(metaLoss: state.metaLoss, gradients: teacherGradients(state), innerLosses: innerLosses)
+        return MetaGradient(metaLoss: state.metaLoss, finalLoss: state.finalLoss, gradients: teacherGradients(state),
+                            innerLosses: innerLosses)
     }
 
     /// The forward pass without a graph up to the recorded tail, keeping what the sweep needs.
@@ -210,6 +215,7 @@ private struct MetaGradientSweep {
         let real = realBatch(after: t)
         let loss = realLoss(learner, θ, means: μ, images: real.images, labels: real.labels)
         state.metaLoss += loss.item
+        if t == stepCount - 1 { state.finalLoss = loss.item }
         let g = try gradients(of: loss, wrt: θ.tensors + μ)
         return (Array(g[..<θ.count]), Array(g[θ.count...]))
     }
@@ -242,6 +248,7 @@ extension MetaGradientSweep {
         let learningRates: [Tensor]
         let momenta: [Tensor]
         let loss: Tensor
+        let finalLoss: Double
         let innerLosses: [Double]
     }
 
@@ -256,6 +263,7 @@ extension MetaGradientSweep {
         let momentumLeaves = momenta[tailStart...].map { $0.requiringGradient() }
         var θ = θStart, b = bStart
         var loss = Tensor.zeros([], dtype: dtype)
+        var finalLoss = 0.0
         var innerLosses: [Double] = []
         for t in tailStart..<stepCount {
             let step = try innerStep(learner, parameters: θ, buffers: b, images: teacher.batch(t, of: plan, meta),
@@ -268,11 +276,13 @@ extension MetaGradientSweep {
             innerLosses.append(step.loss.item)
             if intermediateLosses || t == stepCount - 1 {
                 let real = realBatch(after: t)
-                loss = loss + realLoss(learner, θ, means: step.means, images: real.images, labels: real.labels)
+                let scored = realLoss(learner, θ, means: step.means, images: real.images, labels: real.labels)
+                loss = loss + scored
+                if t == stepCount - 1 { finalLoss = scored.item }
             }
         }
         return RecordedTail(meta: meta, start: startIsLeaf ? θStart.tensors + bStart.tensors : [],
-                            learningRates: lrLeaves, momenta: momentumLeaves, loss: loss, innerLosses: innerLosses)
+                            learningRates: lrLeaves, momenta: momentumLeaves, loss: loss, finalLoss: finalLoss, innerLosses: innerLosses)
     }
 
     /// Differentiates the recorded tail once: θ̄ and b̄ at tailStart, the tail's meta-parameter
@@ -281,6 +291,7 @@ extension MetaGradientSweep {
     func differentiateTail(_ trajectory: Trajectory, into state: inout SweepState) throws -> [Double] {
         let tail = try recordTail(trajectory)
         state.metaLoss += tail.loss.item
+        state.finalLoss = tail.finalLoss
         let grads = try gradients(of: tail.loss,
                                   wrt: tail.start + resolved.stepLeaves(tail.meta) + tail.learningRates + tail.momenta)
         let n = tail.start.count / 2

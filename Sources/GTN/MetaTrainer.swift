@@ -140,7 +140,8 @@ extension MetaGradient {
         let gradients = withoutGradientRecording {
             parts.dropFirst().reduce(parts[0].gradients) { sum, part in zip(sum, part.gradients).map { $0 + $1 } }.map { $0 * scale }
         }
-        return MetaGradient(metaLoss: parts.reduce(0) { $0 + $1.metaLoss } * scale, gradients: gradients,
+        return MetaGradient(metaLoss: parts.reduce(0) { $0 + $1.metaLoss } * scale,
+                            finalLoss: parts.reduce(0) { $0 + $1.finalLoss } * scale, gradients: gradients,
                             innerLosses: parts[0].innerLosses)
     }
 }
@@ -248,7 +249,7 @@ public final class MetaTrainer {
                 throw TrainingFailure(description: "meta-training stopped: \(state.consecutiveFailures) consecutive outer iterations had a non-finite meta-loss or meta-gradient (last at iteration \(state.iteration), meta-loss \(result.metaLoss), gradient norm \(norm)\(FiniteCheck.firstViolation.map { "; \($0)" } ?? "")); the last good checkpoint is kept")
             }
         }
-        return IterationMetrics(iteration: state.iteration, metaLoss: result.metaLoss,
+        return IterationMetrics(iteration: state.iteration, metaLoss: result.metaLoss, finalLoss: result.finalLoss,
                                 innerLossFirst: result.innerLosses.first ?? .nan, innerLossLast: result.innerLosses.last ?? .nan,
                                 gradientNorm: norm, clipped: finite && norm > configuration.clipNorm, skipped: !finite,
                                 outerLearningRate: lr, learner: learners.map(\.description).joined(separator: " "), seconds: 0,

@@ -4,7 +4,11 @@ import Foundation
 /// One outer iteration's record, as written to `metrics.jsonl`.
 public struct IterationMetrics: Codable, Sendable {
     public var iteration: Int
+    /// What the teacher minimises: the real-data loss after the last inner step, plus the one
+    /// after every earlier step with intermediate losses.
     public var metaLoss: Double
+    /// The real-data loss after the last inner step (absent in metrics written before it was logged).
+    public var finalLoss: Double?
     public var innerLossFirst: Double
     public var innerLossLast: Double
     public var gradientNorm: Double

@@ -321,8 +321,11 @@ struct TrainingProgress {
             var left = c.outerIterations == .max ? Double.infinity : Double(c.outerIterations - metrics.iteration) * perIteration
             if let budget = c.timeBudget { left = min(left, budget - run.state.elapsedSeconds) }
             let of = c.outerIterations == .max ? "" : "/\(c.outerIterations)"
-            var status = String(format: "outer %d%@ | meta-loss %.4f | grad-norm %.3g%@ | lr %.2g | %.2f s/iter | ETA %@",
-                                metrics.iteration, of, metrics.metaLoss, metrics.gradientNorm,
+            // With intermediate losses the meta-loss sums T losses; the final one compares across runs.
+            let loss = c.intermediateLosses ? String(format: "meta-loss %.2f, final %.4f", metrics.metaLoss, metrics.finalLoss ?? .nan)
+                : String(format: "meta-loss %.4f", metrics.metaLoss)
+            var status = String(format: "outer %d%@ | %@ | grad-norm %.3g%@ | lr %.2g | %.2f s/iter | ETA %@",
+                                metrics.iteration, of, loss, metrics.gradientNorm,
                                 metrics.skipped ? " (skipped)" : (metrics.clipped ? " (clipped)" : ""),
                                 metrics.outerLearningRate, perIteration, Terminal.duration(left))
             if let lastAccuracy { status += String(format: " | acc %.2f%% @%d", 100 * lastAccuracy.value, lastAccuracy.iteration) }

@@ -20,6 +20,7 @@ public final class RunMonitor {
     /// TensorBoard tags, one per `metrics.jsonl` field they plot.
     public enum Tag {
         public static let metaLoss = "train/meta_loss"
+        public static let finalLoss = "train/final_loss"
         public static let gradientNorm = "train/gradient_norm"
         public static let outerLearningRate = "train/outer_learning_rate"
         public static let accuracyMean = "eval/gtn_accuracy_mean"
@@ -39,6 +40,7 @@ public final class RunMonitor {
         switch event {
         case .iterationFinished(let m):
             try events?.addScalar(Tag.metaLoss, m.metaLoss, step: m.iteration)
+            if let finalLoss = m.finalLoss { try events?.addScalar(Tag.finalLoss, finalLoss, step: m.iteration) }
             try events?.addScalar(Tag.gradientNorm, m.gradientNorm, step: m.iteration)
             try events?.addScalar(Tag.outerLearningRate, m.outerLearningRate, step: m.iteration)
         case .evaluationFinished(let record, _, _):

@@ -138,12 +138,14 @@ public struct RunReport {
 
     private func metaLossChart() -> SVGChart {
         let its = history.iterations
-        var chart = SVGChart(title: "Meta-loss (real-data loss after T inner steps)", xLabel: "outer iteration", yLabel: "meta-loss")
-        let raw = its.map { (Double($0.iteration), $0.metaLoss) }
+        // The final loss compares across runs; the meta-loss of a run with intermediate losses
+        // sums T of them. Metrics from before the final loss was logged have only the meta-loss.
+        var chart = SVGChart(title: "Real-data loss after T inner steps", xLabel: "outer iteration", yLabel: "loss")
+        let raw = its.map { (Double($0.iteration), $0.finalLoss ?? $0.metaLoss) }
         chart.series = [
             SVGChart.Series("raw", points: raw, color: Self.colors.blue, lineWidth: 1, opacity: 0.35),
             SVGChart.Series("smoothed", points: Self.smoothed(raw), color: Self.colors.blue, lineWidth: 2),
-        ] + flagged(\.metaLoss)
+        ] + flagged { $0.finalLoss ?? $0.metaLoss }
         return chart
     }
 

@@ -62,10 +62,14 @@ final class MetaGradientTests: XCTestCase {
             for intermediate in [false, true] {
                 let f = Fixture(curriculum: curriculum)
                 let full = try f.metaGradient(.fullUnroll, intermediate: intermediate)
+                // The final loss is the meta-loss without intermediate losses, whichever is optimised.
+                XCTAssertEqual(full.finalLoss, try f.metaGradient(.fullUnroll).metaLoss, accuracy: 1e-12)
+                XCTAssertEqual(intermediate, full.metaLoss > full.finalLoss + 1e-9)
                 for recorded in 0...f.plan.steps.count {
                     let stepwise = try f.metaGradient(.stepwise, recordedSteps: recorded, intermediate: intermediate)
                     let context = "\(curriculum) intermediate=\(intermediate) recorded=\(recorded)"
                     XCTAssertEqual(full.metaLoss, stepwise.metaLoss, accuracy: 1e-12, context)
+                    XCTAssertEqual(full.finalLoss, stepwise.finalLoss, accuracy: 1e-12, context)
                     XCTAssertEqual(full.innerLosses, stepwise.innerLosses, context)
                     for (k, name) in f.teacher.parameters.names.enumerated() {
                         let a = full.gradients[k].doubles, b = stepwise.gradients[k].doubles

@@ -161,6 +161,7 @@ final class TrainingRunTests: XCTestCase {
         let expected = try reference.apply(MetaGradient.mean(parts.map(\.metaGradient)), learners: parts.map(\.learner))
         XCTAssertEqual(metrics.metaLoss, expected.metaLoss)
         XCTAssertEqual(metrics.metaLoss, parts.map(\.metaGradient.metaLoss).reduce(0, +) / 3, accuracy: 1e-12)
+        XCTAssertEqual(metrics.finalLoss ?? .nan, parts.map(\.metaGradient.finalLoss).reduce(0, +) / 3, accuracy: 1e-12)
         XCTAssertEqual(metrics.learner, parts.map(\.learner.description).joined(separator: " "))
         for (x, y) in zip(trainer.state.teacher.parameters.tensors, reference.state.teacher.parameters.tensors) {
             XCTAssertEqual(x.scalars, y.scalars)

@@ -187,9 +187,10 @@ final class RunReportTests: XCTestCase {
                 XCTAssertEqual(v, Double(Float(value)), accuracy: 1e-12 + 1e-7 * abs(value), tag)
             }
         }
-        XCTAssertEqual(Set(scalars.keys), [RunMonitor.Tag.metaLoss, RunMonitor.Tag.gradientNorm, RunMonitor.Tag.outerLearningRate,
-                                          RunMonitor.Tag.accuracyMean, RunMonitor.Tag.accuracyStd])
+        XCTAssertEqual(Set(scalars.keys), [RunMonitor.Tag.metaLoss, RunMonitor.Tag.finalLoss, RunMonitor.Tag.gradientNorm,
+                                          RunMonitor.Tag.outerLearningRate, RunMonitor.Tag.accuracyMean, RunMonitor.Tag.accuracyStd])
         check(RunMonitor.Tag.metaLoss, history.iterations.map { ($0.iteration, $0.metaLoss) })
+        check(RunMonitor.Tag.finalLoss, history.iterations.map { ($0.iteration, $0.finalLoss ?? .nan) })
         check(RunMonitor.Tag.gradientNorm, history.iterations.map { ($0.iteration, $0.gradientNorm) })
         check(RunMonitor.Tag.outerLearningRate, history.iterations.map { ($0.iteration, $0.outerLearningRate) })
         check(RunMonitor.Tag.accuracyMean, history.evaluations.map { ($0.iteration, $0.gtnAccuracyMean) })

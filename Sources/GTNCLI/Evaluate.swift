@@ -13,7 +13,7 @@ struct Evaluate: ParsableCommand {
         steps on the teacher's curriculum with its learned learning rates and momenta, then scores them on \
         the 10,000 test images. --real-baseline also trains the same learners for T steps on real batches \
         in two ways: with SGD (momentum 0.5) for each learning rate in {0.01, 0.02, 0.05, 0.1, 0.2, 0.5} \
-        (the grid), and with per-step learning rates and momenta meta-learned on real batches exactly as \
+        (the grid; --real-lrs replaces it), and with per-step learning rates and momenta meta-learned on real batches exactly as \
         the GTN learns its own (--learned-baseline-iterations outer iterations). The real accuracy reported \
         is the better of the two.
         """)
@@ -26,6 +26,9 @@ struct Evaluate: ParsableCommand {
 
     @Flag(name: .customLong("real-baseline"), help: "Also train the learners on real data for the same number of steps.")
     var realBaseline = false
+
+    @Option(name: .customLong("real-lrs"), help: "Comma-separated learning rates of the real-data grid, e.g. 0.5,1,2 to check that the best one is not at the grid's edge (default: 0.01,0.02,0.05,0.1,0.2,0.5).")
+    var realLearningRates: LearningRateList?
 
     @Option(name: .customLong("learned-baseline-iterations"), help: "Outer iterations that meta-learn the real baseline's per-step learning rates and momenta (0: grid only).")
     var learnedBaselineIterations: Int = 30
@@ -45,6 +48,7 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         try requirePositive(learners, "--learners")
         try requireAtMost(learners, Limits.learners, "--learners")
+        if realLearningRates != nil && !realBaseline { throw ValidationError("--real-lrs sets the grid of --real-baseline; add --real-baseline") }
         if learnedBaselineIterations < 0 {
             throw ValidationError("--learned-baseline-iterations must be ≥ 0, got \(learnedBaselineIterations)")
         }
@@ -98,9 +102,10 @@ struct Evaluate: ParsableCommand {
             }
         }
         if realBaseline {
-            let runs = Evaluator.baselineLearningRates.count * learners
-            let baseline = try evaluator.realBaseline(learners: learners, seed: seed) { n in
-                if !json { Terminal.status("real baseline: learner \(n)/\(runs) (\(Evaluator.baselineLearningRates.count) learning rates)") }
+            let grid = realLearningRates?.values ?? Evaluator.baselineLearningRates
+            let runs = grid.count * learners
+            let baseline = try evaluator.realBaseline(learners: learners, seed: seed, learningRates: grid) { n in
+                if !json { Terminal.status("real baseline: learner \(n)/\(runs) (\(grid.count) learning rates)") }
             }
             report.realBaseline = baseline.rows.map { RealRow(lr: $0.learningRate, accuracyMean: $0.mean, accuracies: $0.accuracies) }
             report.realGridAccuracyMean = baseline.best?.mean

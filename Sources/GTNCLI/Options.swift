@@ -14,6 +14,17 @@ extension LearnerWidths: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
 }
 
+/// `--real-lrs 0.5,1,2`: one or more positive, finite learning rates.
+struct LearningRateList: ExpressibleByArgument {
+    let values: [Double]
+
+    init?(argument: String) {
+        let parsed = argument.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parsed.allSatisfy({ $0.map { $0 > 0 && $0.isFinite } ?? false }) else { return nil }
+        values = parsed.compactMap { $0 }
+    }
+}
+
 /// Where the data comes from; shared by every command that reads MNIST.
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Directory holding the dataset's IDX files (default: $GTN_DATA_DIR, then ~/.cache/gtn/<dataset>; downloaded there when missing).")

@@ -2,6 +2,7 @@ import Datasets
 import FileFormats
 import Foundation
 import GTN
+import GTNTestSupport
 import NeuralNet
 import Support
 import TensorEngine
@@ -47,14 +48,9 @@ final class CLITests: XCTestCase {
 
     /// A real checkpoint of a tiny configuration, written through the library.
     func tinyCheckpoint() throws -> URL {
-        var preset = Preset.named(.cpu)
-        preset.generator = .weightNormalized(channels: 4, middle: 4)
-        preset.steps = 2
-        preset.batchSize = 10
-        var configuration = TrainingConfiguration(preset: preset, outerIterations: 1)
-        configuration.fixedWidths = LearnerWidths(conv1: 3, conv2: 4, fc: 8)
+        let configuration = TinyRun.configuration(outerIterations: 1)
         var rng = SeededGenerator(seed: 1)
-        let teacher = Teacher(preset: preset, curriculum: .full, using: &rng)
+        let teacher = Teacher(preset: configuration.preset, curriculum: .full, using: &rng)
         let state = TrainingState(teacher: teacher, adam: Adam(like: teacher.parameters.tensors))
         let dir = try temporaryDirectory()
         try Checkpoint.save(state, configuration: configuration, to: dir)

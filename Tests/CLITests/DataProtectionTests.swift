@@ -121,6 +121,10 @@ extension CLITests {
         assertFails(try gtn(["train", "--widths", "100000,100000,100000", "--out", try temporaryDirectory().path + "/r"]),
                     mentioning: ["GiB", "--widths"])
         assertFails(try gtn(["eval", "--checkpoint", dir.path, "--learners", "1000000000000"]), mentioning: ["--learners"])
+        for grid in ["0,1", "0.1,x", "0.5,inf", ""] {
+            assertFails(try gtn(["eval", "--checkpoint", dir.path, "--real-baseline", "--real-lrs", grid]), mentioning: ["--real-lrs"])
+        }
+        assertFails(try gtn(["eval", "--checkpoint", dir.path, "--real-lrs", "0.5,1"]), mentioning: ["--real-lrs", "--real-baseline"])
         assertFails(try gtn(["nas", "--checkpoint", dir.path, "--shard", "0/1000000000"]), mentioning: ["--shard"])
         assertFails(try gtn(["nas", "--checkpoint", dir.path, "--candidates", "1000000000000"]), mentioning: ["--candidates"])
         assertFails(try gtn(["bench", "kernels", "--batch", "0"]), mentioning: ["--batch"])

@@ -3,6 +3,7 @@ import FileFormats
 import Foundation
 import NeuralNet
 import Support
+import GTNTestSupport
 import TensorEngine
 import TestSupport
 import XCTest
@@ -11,19 +12,10 @@ import XCTest
 /// Checkpoints, resume and a short real training run.
 final class TrainingTests: XCTestCase {
     static func tinyConfiguration(curriculum: CurriculumKind = .full) -> TrainingConfiguration {
-        var p = Preset.named(.cpu)
-        p.generator = .weightNormalized(channels: 4, middle: 4)
-        p.steps = 3
-        p.batchSize = 10
-        var c = TrainingConfiguration(preset: p, outerIterations: 6)
-        c.fixedWidths = LearnerWidths(conv1: 3, conv2: 4, fc: 8)
-        c.curriculum = curriculum
-        c.seed = 7
-        return c
+        TinyRun.configuration(outerIterations: 6, curriculum: curriculum)
     }
 
-    /// Random images stand in for MNIST where only the mechanics are under test.
-    static let syntheticData = RealData(splits: syntheticSplits(train: 64, validation: 20, test: 30, seed: 3))
+    static let syntheticData = TinyRun.data
 
     func testPresetSettingsReachTheConfigurationAndOldPresetsKeepTheirs() throws {
         XCTAssertTrue(TrainingConfiguration(preset: .named(.cpu)).intermediateLosses)

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import GTN
+import GTNTestSupport
 import Support
 import TensorEngine
 import TestSupport
@@ -10,12 +11,8 @@ import XCTest
 /// Shards, merging and the proxies, on a tiny teacher and random images (no MNIST needed).
 final class RunTests: XCTestCase {
     static let teacher: Teacher = {
-        var p = Preset.named(.cpu)
-        p.generator = .weightNormalized(channels: 4, middle: 4)
-        p.steps = 3
-        p.batchSize = 10
         var rng = SeededGenerator(seed: 11)
-        return Teacher(preset: p, curriculum: .full, using: &rng)
+        return Teacher(preset: TinyRun.preset, curriculum: .full, using: &rng)
     }()
 
     static let data = RealData(splits: syntheticSplits(train: 20, validation: 10, test: 10, seed: 3))

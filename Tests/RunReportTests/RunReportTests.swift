@@ -2,6 +2,7 @@ import CZlib
 import FileFormats
 import Foundation
 import GTN
+import GTNTestSupport
 import Support
 import TestSupport
 import XCTest
@@ -12,16 +13,9 @@ import XCTest
 final class RunReportTests: XCTestCase {
     /// Four outer iterations, evaluations at 2 and 4, with a saved eval.json and a nas.json beside.
     static let run: Result<URL, any Error> = Result {
-        var p = Preset.named(.cpu)
-        p.generator = .weightNormalized(channels: 4, middle: 4)
-        p.steps = 3
-        p.batchSize = 10
-        var c = TrainingConfiguration(preset: p, outerIterations: 4)
-        c.fixedWidths = LearnerWidths(conv1: 3, conv2: 4, fc: 8)
-        c.seed = 7
+        let c = TinyRun.configuration(outerIterations: 4)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gtn-report-\(UUID().uuidString)")
-        let data = RealData(splits: syntheticSplits(train: 64, validation: 20, test: 30, seed: 3))
-        let run = try TrainingRun.start(in: directory, configuration: c, data: data,
+        let run = try TrainingRun.start(in: directory, configuration: c, data: TinyRun.data,
                                         policy: TrainingRun.Policy(evaluateEvery: 2, evaluationLearners: 2, checkpointEvery: 2))
         let monitor = try RunMonitor(run: run)
         var failure: (any Error)?

@@ -66,7 +66,9 @@ public struct RunHistory {
             return object.keys.sorted().flatMap { flatten(object[$0]!, prefix: prefix.isEmpty ? $0 : "\(prefix).\($0)") }
         }
         let data = (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return [(prefix, String(decoding: data, as: UTF8.self))]
+        let text = String(decoding: data, as: UTF8.self)
+        // A configuration stores "no limit" (outer iterations of a time-limited run) as Int.max.
+        return [(prefix, text == String(Int.max) ? "unlimited" : text)]
     }
 }
 

@@ -49,6 +49,12 @@ final class RunReportTests: XCTestCase {
         return (try String(contentsOf: url, encoding: .utf8), url)
     }
 
+    func testSettingsShowNoLimitAsUnlimited() {
+        let settings = RunHistory.flatten(["outerIterations": Int.max, "preset": ["steps": 32]], prefix: "")
+        XCTAssertEqual(settings.map(\.key), ["outerIterations", "preset.steps"])
+        XCTAssertEqual(settings.map(\.value), ["unlimited", "32"])
+    }
+
     func testTrainingWritesTheReportAndItIsSelfContained() throws {
         let directory = try Self.run.get()
         let live = try String(contentsOf: directory.appendingPathComponent(RunReport.fileName), encoding: .utf8)

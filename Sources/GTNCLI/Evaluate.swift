@@ -88,7 +88,7 @@ struct Evaluate: ParsableCommand {
         let realData = try data.load(quiet: json, defaultKind: DatasetKind(rawValue: configuration.dataset))
         let evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
         let result = try evaluator.gtnAccuracy(learners: learners, seed: seed, curve: curve) { k in
-            if !json { Terminal.status("GTN learners: \(k)/\(learners)") }
+            Terminal.status("GTN learners: \(k)/\(learners)")
         }
         var report = Report(gtnAccuracyMean: result.mean, gtnAccuracyStd: result.standardDeviation, gtnAccuracies: result.accuracies,
                             steps: result.steps, learners: learners, outerIterations: state.iteration,
@@ -105,7 +105,7 @@ struct Evaluate: ParsableCommand {
             let grid = realLearningRates?.values ?? Evaluator.baselineLearningRates
             let runs = grid.count * learners
             let baseline = try evaluator.realBaseline(learners: learners, seed: seed, learningRates: grid) { n in
-                if !json { Terminal.status("real baseline: learner \(n)/\(runs) (\(grid.count) learning rates)") }
+                Terminal.status("real baseline: learner \(n)/\(runs) (\(grid.count) learning rates)")
             }
             report.realBaseline = baseline.rows.map { RealRow(lr: $0.learningRate, accuracyMean: $0.mean, accuracies: $0.accuracies) }
             report.realGridAccuracyMean = baseline.best?.mean
@@ -122,7 +122,7 @@ struct Evaluate: ParsableCommand {
             if learnedBaselineIterations > 0 {
                 let learned = try LearnedRealBaseline.learn(configuration: configuration, data: realData,
                                                             outerIterations: learnedBaselineIterations) { n in
-                    if !json { Terminal.status("learning the real baseline's optimizer: outer \(n)/\(learnedBaselineIterations)") }
+                    Terminal.status("learning the real baseline's optimizer: outer \(n)/\(learnedBaselineIterations)")
                 }
                 let accuracies = try evaluator.realAccuracy(learnedBy: learned, learners: learners, seed: seed)
                 let mean = accuracies.reduce(0, +) / Double(accuracies.count)

@@ -29,6 +29,10 @@ SLURM_ARRAY_TASK_MIN, so --array=0-7 and --array=1-8 both give 0..7, of SLURM_AR
 Kubernetes indexed job (JOB_COMPLETION_INDEX, 0-based, with the count from --shard-count or \
 GTN_SHARD_COUNT). Random search draws the whole candidate list from --seed in every shard; evolution \
 runs the whole (cheap, GTN-proxy) search identically in every shard and shards the real-data training.
+
+A killed search loses only the candidates in flight: each finished one is saved at once in \
+--shard-dir/nas-shard-i-of-n.partial.json (0-of-1 without sharding), and the same command run again \
+continues from there (a file of a different search is refused). The file is removed when the run completes.
 """
 
 struct Nas: ParsableCommand {
@@ -74,7 +78,7 @@ struct Nas: ParsableCommand {
         @Option(name: .customLong("shard-count"), help: "Number of shards when the index comes from JOB_COMPLETION_INDEX (or set GTN_SHARD_COUNT).")
         var shardCount: Int?
 
-        @Option(name: .customLong("shard-dir"), help: "Directory for the shard result file.")
+        @Option(name: .customLong("shard-dir"), help: "Directory for the shard result file and for the finished candidates that a rerun continues from.")
         var shardDirectory: String = "."
 
         @Option(help: "Candidates evaluated at once (default: the number of cores).")
@@ -153,23 +157,34 @@ struct Nas: ParsableCommand {
             if groundTruthEpochs > 0 {
                 Terminal.line("ground truth: \(groundTruthEpochs) epoch\(groundTruthEpochs == 1 ? "" : "s") (\(groundTruthEpochs * runner.trainer.stepsPerEpoch) steps) of SGD on real data per candidate")
             }
+            let saveDirectory = URL(fileURLWithPath: shardDirectory)
+            try Directory.create(saveDirectory, role: "--shard-dir")
+            func partial(_ shard: ShardSpec) -> URL { saveDirectory.appendingPathComponent(ShardResult.partialFileName(for: shard)) }
             if world.size > 1 {
                 Terminal.line("\(world.size) MPI ranks, one shard each; rank 0 merges")
-                guard var report = try runner.run(communicator: world, progress: NasProgress.show) else { return }
-                return try NasOutput.finish(&report, trainer: runner.trainer, json: json)
+                let mine = partial(try ShardSpec(index: world.rank, count: world.size))
+                if FileManager.default.fileExists(atPath: mine.path) { Terminal.line("continuing from the finished candidates in \(mine.path)") }
+                let report = try runner.run(communicator: world, savingProgressIn: saveDirectory, progress: NasProgress.show)
+                if var report { try NasOutput.finish(&report, trainer: runner.trainer, json: json) }
+                try? FileManager.default.removeItem(at: mine)
+                return
             }
-            let result = try runner.run(shard: shardSpec ?? .whole, progress: NasProgress.show)
-
+            let shard = shardSpec ?? .whole
+            if FileManager.default.fileExists(atPath: partial(shard).path) {
+                Terminal.line("continuing from the finished candidates in \(partial(shard).path)")
+            }
+            let result = try runner.run(shard: shard, savingProgressTo: partial(shard), progress: NasProgress.show)
             if let shardSpec {
-                let url = URL(fileURLWithPath: shardDirectory).appendingPathComponent(ShardResult.fileName(for: shardSpec))
-                try FileManager.default.createDirectory(at: URL(fileURLWithPath: shardDirectory), withIntermediateDirectories: true)
+                let url = saveDirectory.appendingPathComponent(ShardResult.fileName(for: shardSpec))
                 try result.write(to: url)
+                try? FileManager.default.removeItem(at: partial(shard))
                 Terminal.result("shard \(shardSpec): \(result.rows.count) candidates in \(Terminal.duration(result.wallSeconds)) → \(url.path)")
                 Terminal.result("when all \(shardSpec.count) shards are done: gtn nas merge \(shardDirectory)/nas-shard-*-of-\(shardSpec.count).json")
                 return
             }
             var report = try NASRunner.merge([(name: "this run", result: result)])
             try NasOutput.finish(&report, trainer: runner.trainer, json: json)
+            try? FileManager.default.removeItem(at: partial(shard))
         }
     }
 
@@ -193,6 +208,9 @@ struct Nas: ParsableCommand {
 
         func validate() throws {
             if files.isEmpty { throw ValidationError("give the shard result files to merge") }
+            if let unfinished = files.first(where: { $0.hasSuffix(".partial.json") }) {
+                throw ValidationError("\(unfinished) holds the finished candidates of a shard that has not completed: run that shard's command again to finish it, then merge the nas-shard-i-of-n.json files")
+            }
             try checkOutputs([("--json", json)], inputFiles: files.map { ("the shard file \($0)", $0) })
         }
 

@@ -107,8 +107,10 @@ public struct NASProgress: Sendable {
     public let best: String
     public let bestAccuracy: Double
     public let elapsed: Double
+    /// Of `done`, the candidates an earlier process finished (a continued run): not in `elapsed`.
+    public var doneBefore = 0
 
-    public var eta: Double { done > 0 ? elapsed / Double(done) * Double(total - done) : .nan }
+    public var eta: Double { done > doneBefore ? elapsed / Double(done - doneBefore) * Double(total - done) : .nan }
 }
 
 /// Runs (a shard of) an architecture search and merges shards into the report.
@@ -140,7 +142,14 @@ public struct NASRunner: Sendable {
     /// Evaluates this shard's candidates. Random search draws the candidate list from the seed;
     /// evolution runs the whole (GTN-proxy) search in every shard, identically, and shards only
     /// the real-data work, which is where nearly all the time goes.
-    public func run(shard: ShardSpec = .whole, progress: (@Sendable (NASProgress) -> Void)? = nil) throws -> ShardResult {
+    ///
+    /// With `partial`, every finished candidate is saved there at once (atomically: the shard
+    /// result so far), and a run that finds the file continues from it, evaluating only the
+    /// candidates it lacks: a killed search loses at most the candidates in flight. A candidate's
+    /// results depend only on the fingerprint, so the ones skipped would have come out the same;
+    /// a file of another run is refused. The caller deletes the file once the results are safe.
+    public func run(shard: ShardSpec = .whole, savingProgressTo partial: URL? = nil,
+                    progress: (@Sendable (NASProgress) -> Void)? = nil) throws -> ShardResult {
         let start = Date()
         return try withSingleThreadedKernels {
             let c = configuration
@@ -164,20 +173,43 @@ public struct NASRunner: Sendable {
                 specs = history.map(\.spec)
                 gtn = measured.withLock { $0 }
             }
-            let costs = specs.map(\.estimatedCost)
-            let owned = ShardAssignment(costs: costs, count: shard.count).candidates(of: shard, costs: costs)
-            let tracker = BestTracker(phase: .evaluation, measure: c.measuresGroundTruth ? "ground truth" : "GTN proxy", total: owned.count, progress: progress)
-            let knownGTN = gtn
-            let rows = try Parallel.map(owned.count, workers: workers) { k in
-                try evaluate(index: owned[k], spec: specs[owned[k]], gtn: knownGTN[specs[owned[k]].description])
-            } onResult: { done, _, row in
-                tracker.report(done: done, candidate: row.candidate, accuracy: row.groundTruthAccuracy ?? row.gtnAccuracy)
-            }
             let names = specs.map(\.description)
             let fingerprint = RunFingerprint(teacher: teacherIdentity, teacherIteration: teacherIteration, teacherSteps: proxy.steps, dataset: dataset,
                                              configuration: c, candidatesDigest: Self.digest(names))
-            return ShardResult(fingerprint: fingerprint, shard: shard, candidates: names, rows: rows.sorted { $0.index < $1.index },
-                               generationSeconds: proxy.generationSeconds, wallSeconds: Date().timeIntervalSince(start))
+            let costs = specs.map(\.estimatedCost)
+            let owned = ShardAssignment(costs: costs, count: shard.count).candidates(of: shard, costs: costs)
+            var sofar = ShardResult(fingerprint: fingerprint, shard: shard, candidates: names, rows: [],
+                                    generationSeconds: proxy.generationSeconds, wallSeconds: 0)
+            var earlierSeconds = 0.0
+            if let partial, FileManager.default.fileExists(atPath: partial.path) {
+                let saved = try ShardResult.read(from: partial)
+                try saved.checkContinues(sofar, ownedBy: owned, file: partial.path)
+                sofar.rows = saved.rows
+                earlierSeconds = saved.wallSeconds
+            }
+            let finished = Set(sofar.rows.map(\.index))
+            let remaining = owned.filter { !finished.contains($0) }
+            let tracker = BestTracker(phase: .evaluation, measure: c.measuresGroundTruth ? "ground truth" : "GTN proxy", total: owned.count,
+                                      finished: sofar.rows.map { ($0.candidate, $0.groundTruthAccuracy ?? $0.gtnAccuracy) }, progress: progress)
+            let knownGTN = gtn
+            let saved = Locked(sofar)
+            _ = try Parallel.map(remaining.count, workers: workers) { k in
+                let row = try evaluate(index: remaining[k], spec: specs[remaining[k]], gtn: knownGTN[specs[remaining[k]].description])
+                try saved.withLock { result in
+                    result.rows.append(row)
+                    if let partial {
+                        result.wallSeconds = earlierSeconds + Date().timeIntervalSince(start)
+                        try result.write(to: partial)
+                    }
+                }
+                return row
+            } onResult: { done, _, row in
+                tracker.report(done: finished.count + done, candidate: row.candidate, accuracy: row.groundTruthAccuracy ?? row.gtnAccuracy)
+            }
+            var result = saved.withLock { $0 }
+            result.rows.sort { $0.index < $1.index }
+            result.wallSeconds = earlierSeconds + Date().timeIntervalSince(start)
+            return result
         }
     }
 
@@ -280,12 +312,17 @@ final class BestTracker: @unchecked Sendable {
     private let progress: (@Sendable (NASProgress) -> Void)?
     private let start = Date()
     private var best: (String, Double)?
+    private let doneBefore: Int
 
-    init(phase: NASProgress.Phase, measure: String, total: Int, progress: (@Sendable (NASProgress) -> Void)?) {
+    /// `finished`: candidates and scores of this phase done before (by an earlier process).
+    init(phase: NASProgress.Phase, measure: String, total: Int, finished: [(String, Double)] = [],
+         progress: (@Sendable (NASProgress) -> Void)?) {
         self.phase = phase
         self.measure = measure
         self.total = total
         self.progress = progress
+        doneBefore = finished.count
+        best = finished.reduce(nil) { best, row in best.map { row.1 > $0.1 ? row : $0 } ?? row }
     }
 
     func report(done: Int, candidate: String, accuracy: Double) {
@@ -294,6 +331,6 @@ final class BestTracker: @unchecked Sendable {
         if best.map({ accuracy > $0.1 }) ?? true { best = (candidate, accuracy) }
         guard let progress, let best else { return }
         progress(NASProgress(phase: phase, done: done, total: total, candidate: candidate, accuracy: accuracy, measure: measure, best: best.0, bestAccuracy: best.1,
-                             elapsed: Date().timeIntervalSince(start)))
+                             elapsed: Date().timeIntervalSince(start), doneBefore: doneBefore))
     }
 }

@@ -127,6 +127,8 @@ extension CLITests {
         assertFails(try gtn(["eval", "--checkpoint", dir.path, "--real-lrs", "0.5,1"]), mentioning: ["--real-lrs", "--real-baseline"])
         assertFails(try gtn(["nas", "--checkpoint", dir.path, "--shard", "0/1000000000"]), mentioning: ["--shard"])
         assertFails(try gtn(["nas", "--checkpoint", dir.path, "--candidates", "1000000000000"]), mentioning: ["--candidates"])
+        assertFails(try gtn(["nas", "merge", "shards/nas-shard-0-of-2.json", "shards/nas-shard-1-of-2.partial.json"]),
+                    mentioning: ["nas-shard-1-of-2.partial.json", "not completed"])
         assertFails(try gtn(["bench", "kernels", "--batch", "0"]), mentioning: ["--batch"])
         assertFails(try gtn(["bench", "kernels", "--batch=-1"]), mentioning: ["--batch"])
         assertFails(try gtn(["bench", "kernels", "--seconds", "-1"]), mentioning: ["--seconds"])

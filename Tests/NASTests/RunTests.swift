@@ -174,6 +174,84 @@ final class RunTests: XCTestCase {
         XCTAssertNoThrow(try NASRunner.merge([(name: "s2", result: shards[2]), (name: "s0", result: shards[0]), (name: "s1", result: shards[1])]))
     }
 
+    /// Rows with their measured seconds zeroed.
+    func timeless(_ rows: [CandidateResult]) -> [CandidateResult] {
+        rows.map { row in
+            var row = row
+            row.gtnSeconds = 0
+            row.real32Seconds = row.real32Seconds.map { _ in 0 }
+            row.real128Seconds = row.real128Seconds.map { _ in 0 }
+            row.groundTruthSeconds = row.groundTruthSeconds.map { _ in 0 }
+            return row
+        }
+    }
+
+    func testEveryFinishedCandidateIsSavedAtOnce() throws {
+        let partial = try temporaryDirectory().appendingPathComponent(ShardResult.partialFileName(for: .whole))
+        let savedWhenReported = Locked<[(done: Int, saved: Int)]>([])
+        let result = try Self.runner(Self.configuration()).run(savingProgressTo: partial) { p in
+            let saved = (try? ShardResult.read(from: partial))?.rows.count ?? -1
+            savedWhenReported.withLock { $0.append((p.done, saved)) }
+        }
+        let reports = savedWhenReported.withLock { $0 }
+        XCTAssertEqual(reports.map(\.done), Array(1...6))
+        for (done, saved) in reports { XCTAssertGreaterThanOrEqual(saved, done, "candidate \(done) was reported before it was saved") }
+        XCTAssertEqual(timeless(result.rows), timeless(try Self.single().rows))
+        let file = try ShardResult.read(from: partial)
+        XCTAssertEqual(timeless(file.rows.sorted { $0.index < $1.index }), timeless(result.rows))
+    }
+
+    func testAKilledSearchContinuesFromItsFinishedCandidates() throws {
+        let single = try Self.single()
+        let partial = try temporaryDirectory().appendingPathComponent(ShardResult.partialFileName(for: .whole))
+        // What a search killed after two candidates leaves, with one score marked: a continued
+        // run must keep that row as it is and evaluate only the other four.
+        var killed = single
+        killed.rows = [single.rows[4], single.rows[1]]
+        killed.rows[0].gtnAccuracy = 0.123456
+        killed.wallSeconds = 1000
+        try killed.write(to: partial)
+        let reported = Locked<[Int]>([])
+        let result = try Self.runner(Self.configuration(), workers: 1).run(savingProgressTo: partial) { p in
+            reported.withLock { $0.append(p.done) }
+        }
+        XCTAssertEqual(reported.withLock { $0 }, [3, 4, 5, 6], "progress counts on from the two saved candidates")
+        XCTAssertEqual(result.rows.map(\.index), Array(0..<6))
+        XCTAssertEqual(result.rows[4].gtnAccuracy, 0.123456, "a saved candidate is not evaluated again")
+        var expected = timeless(single.rows)
+        expected[4].gtnAccuracy = 0.123456
+        XCTAssertEqual(timeless(result.rows), expected)
+        XCTAssertGreaterThan(result.wallSeconds, 1000, "wall time counts the earlier process too")
+        XCTAssertEqual(result.fingerprint, single.fingerprint)
+    }
+
+    func testASavedFileOfAnotherSearchIsRefused() throws {
+        let single = try Self.single()
+        let directory = try temporaryDirectory()
+        func refuses(_ saved: ShardResult, shard: ShardSpec = .whole, _ expected: String, line: UInt = #line) throws {
+            let partial = directory.appendingPathComponent("saved.json")
+            try saved.write(to: partial)
+            XCTAssertThrowsError(try Self.runner(Self.configuration()).run(shard: shard, savingProgressTo: partial), line: line) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.contains(partial.path) && message.contains(expected) && message.contains("delete it"), message, line: line)
+            }
+        }
+        var otherSeed = single
+        otherSeed.fingerprint.configuration.seed = 2
+        try refuses(otherSeed, "differs in configuration.seed")
+        var otherTeacher = single
+        otherTeacher.fingerprint.teacher = "another checkpoint"
+        try refuses(otherTeacher, "differs in teacher")
+        let shards = try Self.split(single, into: 3)
+        try refuses(shards[1], shard: try ShardSpec(index: 0, count: 3), "holds shard 1/3, not 0/3")
+        var stray = shards[0]
+        stray.rows.append(contentsOf: shards[1].rows)
+        try refuses(stray, shard: try ShardSpec(index: 0, count: 3), "is not a candidate of shard 0/3")
+        var twice = single
+        twice.rows.append(single.rows[2])
+        try refuses(twice, "candidate 2 appears twice")
+    }
+
     func testUnreadableShardFilesAreClearErrors() throws {
         let directory = try temporaryDirectory()
         let missing = directory.appendingPathComponent("nope.json")

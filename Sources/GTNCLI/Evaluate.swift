@@ -9,7 +9,8 @@ struct Evaluate: ParsableCommand {
         abstract: "Measure a checkpoint's GTN-T test accuracy (and the real-data baseline).",
         discussion: """
         --curve reports the accuracy after every inner step (and, with --real-baseline, the same for real \
-        data at the grid's best learning rate). Trains K fresh learners (widths drawn from the preset's ranges with a fixed evaluation seed) for T \
+        data at the grid's best learning rate). Trains K fresh learners (widths drawn from the run's ranges with a fixed evaluation seed, or all \
+        of the widths --widths gives, as the official MNIST configuration's one architecture 64,128,256) for T \
         steps on the teacher's curriculum with its learned learning rates and momenta, then scores them on \
         the 10,000 test images. --real-baseline also trains the same learners for T steps on real batches \
         in two ways: with SGD (momentum 0.5) for each learning rate in {0.01, 0.02, 0.05, 0.1, 0.2, 0.5} \
@@ -39,6 +40,9 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Option(help: "Evaluate learners of these widths c1,c2,f (three positive integers) only (default: drawn as the run drew them).")
+    var widths: LearnerWidths?
+
     @Option(help: "Evaluation seed (which learners are drawn).")
     var seed: UInt64 = 1_000_003
 
@@ -63,6 +67,10 @@ struct Evaluate: ParsableCommand {
         var outerIterations: Int
         var preset: String
         var curriculum: String
+        /// --widths: every learner's c1, c2, f.
+        var widths: [Int]?
+        /// The evaluated learners' architectures (`LearnerSpec` strings).
+        var architectures: [String]
         var accuracyCurve: [Double]?
         /// With --curve: real data at the grid's best learning rate, after every step.
         var realAccuracyCurve: [Double]?
@@ -84,7 +92,18 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         output.apply()
-        let (configuration, state) = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
+        var (configuration, state) = try Checkpoint.load(from: URL(fileURLWithPath: checkpoint))
+        if let widths {
+            // Learners of the preset's family with these widths, whatever the run drew; the learned
+            // real baseline is meta-learned on them too.
+            configuration.learnerSpace = nil
+            configuration.fixedWidths = widths
+            // The meta-training estimate bounds evaluation too (which records no meta-gradient).
+            let needed = configuration.estimatedPeakBytes, available = Double(ProcessInfo.processInfo.physicalMemory)
+            if needed > available {
+                throw ValidationError(String(format: "--widths %@: learners this wide need up to an estimated %.1f GiB, more than this machine's %.1f GiB", widths.description, needed / 1_073_741_824, available / 1_073_741_824))
+            }
+        }
         let realData = try data.load(quiet: json, defaultKind: DatasetKind(rawValue: configuration.dataset))
         let evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
         let result = try evaluator.gtnAccuracy(learners: learners, seed: seed, curve: curve) { k in
@@ -93,10 +112,12 @@ struct Evaluate: ParsableCommand {
         var report = Report(gtnAccuracyMean: result.mean, gtnAccuracyStd: result.standardDeviation, gtnAccuracies: result.accuracies,
                             steps: result.steps, learners: learners, outerIterations: state.iteration,
                             preset: configuration.preset.name.rawValue, curriculum: configuration.curriculum.rawValue,
+                            widths: widths.map { [$0.conv1, $0.conv2, $0.fc] }, architectures: result.architectures,
                             accuracyCurve: result.curve, seconds: result.seconds)
         if !json {
             Terminal.result(String(format: "GTN-%d test accuracy after %d outer iterations: %.2f%% ± %.2f over %d learners",
-                                 result.steps, state.iteration, 100 * result.mean, 100 * result.standardDeviation, learners))
+                                 result.steps, state.iteration, 100 * result.mean, 100 * result.standardDeviation, learners)
+                            + (widths.map { " of widths \($0)" } ?? ""))
             if let c = result.curve {
                 Terminal.result("accuracy after each step: " + c.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
             }

@@ -161,6 +161,25 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["report", dir.path, "--nas", "/nonexistent/nas.json"]), mentioning: ["/nonexistent/nas.json"])
     }
 
+    /// `gtn eval --widths` evaluates learners of exactly those widths, and says so in its JSON.
+    func testEvalOnFixedWidths() throws {
+        let data = try RealMNIST.requireDirectory()
+        let dir = try tinyCheckpoint()
+        func evaluate(_ extra: [String]) throws -> [String: Any] {
+            let result = try gtn(["eval", "--checkpoint", dir.path, "--learners", "3", "--json", "--data-dir", data.path, "--quiet"] + extra)
+            XCTAssertEqual(result.status, 0, result.error)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], result.output)
+        }
+        let fixed = try evaluate(["--widths", "3,5,7"])
+        XCTAssertEqual(fixed["widths"] as? [Int], [3, 5, 7])
+        let architectures = try XCTUnwrap(fixed["architectures"] as? [String])
+        XCTAssertEqual(architectures, Array(repeating: "c3x3-c3x5-fc7", count: 3))
+        let drawn = try evaluate([])
+        XCTAssertNil(drawn["widths"])
+        XCTAssertEqual((drawn["architectures"] as? [String])?.count, 3)
+        XCTAssertNotEqual(drawn["architectures"] as? [String], architectures)
+    }
+
     /// A run's config.json replays it: the new run trains the same configuration, and writes
     /// its report and TensorBoard events; --quiet leaves only results.
     func testTrainReplaysASavedConfiguration() throws {

@@ -121,6 +121,8 @@ extension CLITests {
         assertFails(try gtn(["train", "--widths", "100000,100000,100000", "--out", try temporaryDirectory().path + "/r"]),
                     mentioning: ["GiB", "--widths"])
         assertFails(try gtn(["eval", "--checkpoint", dir.path, "--learners", "1000000000000"]), mentioning: ["--learners"])
+        assertFails(try gtn(["eval", "--checkpoint", dir.path, "--widths", "100000,100000,100000"]), mentioning: ["GiB", "--widths"])
+        assertFails(try gtn(["eval", "--checkpoint", dir.path, "--widths", "0,8,8"]), mentioning: ["'0,8,8' is invalid for '--widths"])
         for grid in ["0,1", "0.1,x", "0.5,inf", ""] {
             assertFails(try gtn(["eval", "--checkpoint", dir.path, "--real-baseline", "--real-lrs", grid]), mentioning: ["--real-lrs"])
         }

@@ -140,7 +140,7 @@ struct TrainBench: ParsableCommand {
         var c = TrainingConfiguration(preset: p, outerIterations: outer + 1)
         c.fixedWidths = widths ?? (preset == .paper ? LearnerWidths(conv1: 64, conv2: 128, fc: 256) : nil)
         try memory.apply(to: &c)
-        let trainer = MetaTrainer(configuration: c, data: try data.load(quiet: json))
+        let trainer = MetaTrainer(configuration: c, data: try data.load())
         var seconds: [Double] = []
         var poolPeak = 0
         let profiler = OpProfiler.shared

@@ -104,7 +104,7 @@ struct Evaluate: ParsableCommand {
                 throw ValidationError(String(format: "--widths %@: learners this wide need up to an estimated %.1f GiB, more than this machine's %.1f GiB", widths.description, needed / 1_073_741_824, available / 1_073_741_824))
             }
         }
-        let realData = try data.load(quiet: json, defaultKind: DatasetKind(rawValue: configuration.dataset))
+        let realData = try data.load(defaultKind: DatasetKind(rawValue: configuration.dataset))
         let evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
         let result = try evaluator.gtnAccuracy(learners: learners, seed: seed, curve: curve) { k in
             Terminal.status("GTN learners: \(k)/\(learners)")

@@ -34,18 +34,16 @@ struct DataOptions: ParsableArguments {
     var dataset: DatasetKind?
 
     /// Loads `--dataset`, else `defaultKind` (a checkpoint's dataset), else MNIST.
-    func load(quiet: Bool = false, defaultKind: DatasetKind? = nil) throws -> RealData {
+    func load(defaultKind: DatasetKind? = nil) throws -> RealData {
         let start = Date()
         let dataset = self.dataset ?? defaultKind ?? .mnist
         // Download messages are few and matter in a log (a slow mirror), so they are permanent lines.
         let data = try RealData.load(kind: dataset, dataDirectory: dataDirectory, splitSeed: 0) { message in
-            if !quiet { Terminal.line(message) }
+            Terminal.line(message)
         }
-        if !quiet {
-            Terminal.line(String(format: "loaded %@: %d train / %d validation / %d test images in %.2f s",
-                                 dataset.rawValue, data.train.count, data.validation.count, data.test.count,
-                                 Date().timeIntervalSince(start)))
-        }
+        Terminal.line(String(format: "loaded %@: %d train / %d validation / %d test images in %.2f s",
+                             dataset.rawValue, data.train.count, data.validation.count, data.test.count,
+                             Date().timeIntervalSince(start)))
         return data
     }
 }

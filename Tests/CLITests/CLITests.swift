@@ -161,13 +161,15 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["report", dir.path, "--nas", "/nonexistent/nas.json"]), mentioning: ["/nonexistent/nas.json"])
     }
 
-    /// `gtn eval --widths` evaluates learners of exactly those widths, and says so in its JSON.
+    /// `gtn eval --widths` evaluates learners of exactly those widths, and says so in its JSON;
+    /// with --json, stdout holds only the JSON and status lines stay on stderr.
     func testEvalOnFixedWidths() throws {
         let data = try RealMNIST.requireDirectory()
         let dir = try tinyCheckpoint()
         func evaluate(_ extra: [String]) throws -> [String: Any] {
-            let result = try gtn(["eval", "--checkpoint", dir.path, "--learners", "3", "--json", "--data-dir", data.path, "--quiet"] + extra)
+            let result = try gtn(["eval", "--checkpoint", dir.path, "--learners", "3", "--json", "--data-dir", data.path] + extra)
             XCTAssertEqual(result.status, 0, result.error)
+            XCTAssertTrue(result.error.contains("loaded mnist"), result.error)
             return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], result.output)
         }
         let fixed = try evaluate(["--widths", "3,5,7"])

@@ -99,9 +99,8 @@ struct Evaluate: ParsableCommand {
             configuration.learnerSpace = nil
             configuration.fixedWidths = widths
             // The meta-training estimate bounds evaluation too (which records no meta-gradient).
-            let needed = configuration.estimatedPeakBytes, available = Double(ProcessInfo.processInfo.physicalMemory)
-            if needed > available {
-                throw ValidationError(String(format: "--widths %@: learners this wide need up to an estimated %.1f GiB, more than this machine's %.1f GiB", widths.description, needed / 1_073_741_824, available / 1_073_741_824))
+            try requireFitsInMemory(configuration) { needed, available in
+                String(format: "--widths %@: learners this wide need up to an estimated %.1f GiB, more than this machine's %.1f GiB", widths.description, needed, available)
             }
         }
         let realData = try data.load(defaultKind: DatasetKind(rawValue: configuration.dataset))

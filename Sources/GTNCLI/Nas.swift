@@ -159,32 +159,31 @@ struct Nas: ParsableCommand {
             }
             let saveDirectory = URL(fileURLWithPath: shardDirectory)
             try Directory.create(saveDirectory, role: "--shard-dir")
-            func partial(_ shard: ShardSpec) -> URL { saveDirectory.appendingPathComponent(ShardResult.partialFileName(for: shard)) }
+            // Under mpirun each rank is a shard; its finished candidates are saved like one's.
+            let shard = world.size > 1 ? try ShardSpec(index: world.rank, count: world.size) : shardSpec ?? .whole
+            let partial = saveDirectory.appendingPathComponent(ShardResult.partialFileName(for: shard))
+            if FileManager.default.fileExists(atPath: partial.path) {
+                Terminal.line("continuing from the finished candidates in \(partial.path)")
+            }
             if world.size > 1 {
                 Terminal.line("\(world.size) MPI ranks, one shard each; rank 0 merges")
-                let mine = partial(try ShardSpec(index: world.rank, count: world.size))
-                if FileManager.default.fileExists(atPath: mine.path) { Terminal.line("continuing from the finished candidates in \(mine.path)") }
                 let report = try runner.run(communicator: world, savingProgressIn: saveDirectory, progress: NasProgress.show)
                 if var report { try NasOutput.finish(&report, trainer: runner.trainer, json: json) }
-                try? FileManager.default.removeItem(at: mine)
+                try? FileManager.default.removeItem(at: partial)
                 return
             }
-            let shard = shardSpec ?? .whole
-            if FileManager.default.fileExists(atPath: partial(shard).path) {
-                Terminal.line("continuing from the finished candidates in \(partial(shard).path)")
-            }
-            let result = try runner.run(shard: shard, savingProgressTo: partial(shard), progress: NasProgress.show)
+            let result = try runner.run(shard: shard, savingProgressTo: partial, progress: NasProgress.show)
             if let shardSpec {
                 let url = saveDirectory.appendingPathComponent(ShardResult.fileName(for: shardSpec))
                 try result.write(to: url)
-                try? FileManager.default.removeItem(at: partial(shard))
+                try? FileManager.default.removeItem(at: partial)
                 Terminal.result("shard \(shardSpec): \(result.rows.count) candidates in \(Terminal.duration(result.wallSeconds)) → \(url.path)")
                 Terminal.result("when all \(shardSpec.count) shards are done: gtn nas merge \(shardDirectory)/nas-shard-*-of-\(shardSpec.count).json")
                 return
             }
             var report = try NASRunner.merge([(name: "this run", result: result)])
             try NasOutput.finish(&report, trainer: runner.trainer, json: json)
-            try? FileManager.default.removeItem(at: partial(shard))
+            try? FileManager.default.removeItem(at: partial)
         }
     }
 

@@ -86,6 +86,14 @@ func requireAtMost(_ value: Int?, _ limit: Int, _ flag: String) throws {
     if let value, value > limit { throw ValidationError("\(flag) must be at most \(limit), got \(value)") }
 }
 
+/// Refuses a configuration whose estimated peak memory (`estimatedPeakBytes`) exceeds this
+/// machine's, before any work; `message` words it from the two sizes in GiB.
+func requireFitsInMemory(_ configuration: TrainingConfiguration,
+                         message: (_ neededGiB: Double, _ availableGiB: Double) -> String) throws {
+    let needed = configuration.estimatedPeakBytes, available = Double(ProcessInfo.processInfo.physicalMemory)
+    if needed > available { throw ValidationError(message(needed / 1_073_741_824, available / 1_073_741_824)) }
+}
+
 /// Upper bounds on what a flag may ask for: beyond these a request is a typo, not a plan, and
 /// would allocate its way to an abort or run for days.
 enum Limits {

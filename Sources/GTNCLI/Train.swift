@@ -135,9 +135,8 @@ struct Train: ParsableCommand {
         try requirePositiveFinite(timeLimit, "--time-limit")
         guard !resume else { return }
         let configuration = try makeConfiguration()
-        let needed = configuration.estimatedPeakBytes, available = Double(ProcessInfo.processInfo.physicalMemory)
-        if needed > available {
-            throw ValidationError(String(format: "this configuration needs an estimated %.1f GiB at its widest learner (--widths/the preset's ranges, --batch, --steps, --memory, --recorded-steps), more than this machine's %.1f GiB", needed / 1_073_741_824, available / 1_073_741_824))
+        try requireFitsInMemory(configuration) { needed, available in
+            String(format: "this configuration needs an estimated %.1f GiB at its widest learner (--widths/the preset's ranges, --batch, --steps, --memory, --recorded-steps), more than this machine's %.1f GiB", needed, available)
         }
     }
 

@@ -67,14 +67,7 @@ final class RunTests: XCTestCase {
         r.generationSeconds = 0
         r.wallSeconds = 0
         r.shards = 0
-        r.rows = r.rows.map { row in
-            var row = row
-            row.gtnSeconds = 0
-            row.real32Seconds = row.real32Seconds.map { _ in 0 }
-            row.real128Seconds = row.real128Seconds.map { _ in 0 }
-            row.groundTruthSeconds = row.groundTruthSeconds.map { _ in 0 }
-            return row
-        }
+        r.rows = timeless(r.rows)
         r.finalTraining?.seconds = 0
         return r
     }

@@ -292,15 +292,11 @@ public struct NASRunner: Sendable {
     }
 }
 
-/// Runs `body` with the tensor kernels on one thread: candidates are evaluated in parallel
-/// instead, which uses small models' cores far better, and the results do not depend on the
-/// machine's core count (parallel reductions would sum in a different order), so shards run on
-/// different machines agree.
+/// Runs `body` with the tensor kernels serial on this thread (`Parallel.serially`): candidates
+/// are evaluated side by side instead (`Parallel.map` with explicit workers), which uses small
+/// models' cores far better. Thread-local, so work elsewhere in the process keeps its threads.
 func withSingleThreadedKernels<R>(_ body: () throws -> R) rethrows -> R {
-    let previous = Parallel.threadCount
-    Parallel.setThreadCount(1)
-    defer { Parallel.setThreadCount(previous) }
-    return try body()
+    try Parallel.serially(body)
 }
 
 /// Tracks the best candidate of a phase and forwards progress.

@@ -8,7 +8,7 @@ public enum Parallel {
     /// Inside `serially` (and inside the chunks of `forEachChunk`) it is 1, so nested kernels run
     /// on their caller's thread instead of oversubscribing the cores.
     public static var threadCount: Int {
-        if pthread_getspecific(serialKey) != nil { return 1 }
+        if isSerial { return 1 }
         return threadState.withLock { $0.override } ?? environmentThreadCount
     }
 
@@ -18,6 +18,32 @@ public enum Parallel {
         pthread_setspecific(serialKey, serialMarker)
         defer { pthread_setspecific(serialKey, previous) }
         return try body()
+    }
+
+    /// Partial results that a reduction split across threads keeps: two, whatever the thread
+    /// count, so where it rounds, and with it a seeded run, is the same on any number of cores.
+    /// Two is what the 2-core machines this project measures on always used, so runs made there
+    /// replay bit for bit under any `GTN_THREADS`; the price is that a reduction (a convolution's
+    /// weight gradient, `sum`) runs on at most two threads. Inside `serially` (an item of `map`,
+    /// such as an evaluation learner or a NAS candidate) it is one, as nothing there runs side by
+    /// side.
+    public static var reductionGroups: Int { isSerial ? 1 : 2 }
+
+    /// Whether this thread runs its kernels serially (inside `serially` or an item of `map`).
+    static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
+
+    /// Cuts 0..<count into `groups` contiguous ranges and runs body(group, range) for each, the
+    /// groups side by side on up to `threadCount` threads. A reduction that sums each group into
+    /// its own partial and then adds the partials in group order rounds the same way whatever
+    /// the thread count; the group count is the caller's (`reductionGroups`, at most `count`).
+    public static func forEachGroup(_ count: Int, groups: Int, _ body: (_ group: Int, _ items: Range<Int>) -> Void) {
+        guard count > 0, groups > 0 else { return }
+        let workers = min(threadCount, groups)
+        forEachChunk(workers) { w in
+            for group in (groups * w / workers)..<(groups * (w + 1) / workers) {
+                body(group, (count * group / groups)..<(count * (group + 1) / groups))
+            }
+        }
     }
 
     /// Overrides `threadCount` for the whole process; `nil` restores the default.

@@ -189,33 +189,34 @@ enum ConvolutionKernels {
         }
     }
 
-    /// The adjoint with respect to the weight: gy · im2col(x)ᵀ, summed over chunks per worker
-    /// and then over workers.
+    /// The adjoint with respect to the weight: gy · im2col(x)ᵀ, summed over the chunks of each
+    /// reduction group (`Parallel.reductionGroups`) and then over the groups in order, so it
+    /// rounds the same on any number of threads.
     static func im2colWeightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
-        let scratch = workerScratch(T.self, g)
+        let per = imagesPerChunk(g), chunks = (g.batch + per - 1) / per
+        let groups = g.flops >= 2e6 ? Swift.min(Parallel.reductionGroups, chunks) : 1
+        let scratch = (0..<groups).map { _ in Scratch<T>(g) }
         let px = x.storage.pointer(as: T.self), pg = gy.storage.pointer(as: T.self)
         let P = g.outPixels, O = g.outChannels, size = O * g.patchSize
-        let partials = Storage(count: size * scratch.count, dtype: T.dtype, zeroed: true)
-        forEachChunk(g) { worker, images in
-            let col = scratch[worker].col.pointer(as: T.self), columns = images.count * P
-            im2col(px, g, images: images, col, ld: columns)
-            var source = pg + images.lowerBound * O * P
-            if images.count > 1 {
-                let block = scratch[worker].block.pointer(as: T.self)
-                swapLeadingAxes(source, images.count, O, P, block)
-                source = block
-            }
-            BLASDispatch.gemm(T.self, transA: false, transB: true, m: O, n: g.patchSize, k: columns,
-                              a: source, lda: columns, b: col, ldb: columns, beta: 1,
-                              c: partials.pointer(as: T.self) + worker * size, ldc: g.patchSize)
-        }
-        return Tensor.make(g.weightShape, T.self) { out in
-            let p = partials.pointer(as: T.self)
-            out.update(from: p, count: size)
-            for worker in 1..<Swift.max(scratch.count, 1) {
-                let q = p + worker * size
-                for i in 0..<size { out[i] += q[i] }
+        let partials = Storage(count: size * groups, dtype: T.dtype, zeroed: true)
+        Parallel.forEachGroup(chunks, groups: groups) { group, chunkRange in
+            for c in chunkRange {
+                let images = (c * per)..<Swift.min(g.batch, (c + 1) * per)
+                let col = scratch[group].col.pointer(as: T.self), columns = images.count * P
+                im2col(px, g, images: images, col, ld: columns)
+                var source = pg + images.lowerBound * O * P
+                if images.count > 1 {
+                    let block = scratch[group].block.pointer(as: T.self)
+                    swapLeadingAxes(source, images.count, O, P, block)
+                    source = block
+                }
+                BLASDispatch.gemm(T.self, transA: false, transB: true, m: O, n: g.patchSize, k: columns,
+                                  a: source, lda: columns, b: col, ldb: columns, beta: 1,
+                                  c: partials.pointer(as: T.self) + group * size, ldc: g.patchSize)
             }
         }
+        let p = partials.pointer(as: T.self)
+        ElementwiseKernels.addPartials(p, size: size, groups: groups)
+        return Tensor.make(g.weightShape, T.self) { out in out.update(from: p, count: size) }
     }
 }

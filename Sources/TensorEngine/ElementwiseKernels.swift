@@ -126,23 +126,33 @@ enum ElementwiseKernels {
             }
         }
         let outer = layout.outerCount
-        let threads = Parallel.threadCount
+        let groups = x.scalarCount >= 65_536 ? Swift.min(Parallel.reductionGroups, outer) : 1
         return Tensor.make(outShape, T.self, zeroed: true) { po in
-            guard x.scalarCount >= 65_536, outer >= threads, threads > 1 else {
+            guard groups > 1 else {
                 accumulate(po, 0..<outer)
                 return
             }
-            // Each thread sums into its own partial output; the partials are added at the end.
-            let partials = UnsafeMutablePointer<T>.allocate(capacity: outCount * threads)
-            partials.initialize(repeating: 0, count: outCount * threads)
+            // Each group of runs sums into its own partial output, and the partials are added in
+            // group order: the same rounding on any number of threads.
+            let partials = UnsafeMutablePointer<T>.allocate(capacity: outCount * groups)
+            partials.initialize(repeating: 0, count: outCount * groups)
             defer { partials.deallocate() }
-            Parallel.forEachChunk(threads) { t in
-                accumulate(partials + t * outCount, outer * t / threads ..< outer * (t + 1) / threads)
+            Parallel.forEachGroup(outer, groups: groups) { group, runs in
+                accumulate(partials + group * outCount, runs)
             }
-            for t in 0..<threads {
-                let p = partials + t * outCount
+            for group in 0..<groups {
+                let p = partials + group * outCount
                 for i in 0..<outCount { po[i] += p[i] }
             }
+        }
+    }
+
+    /// p[0..<size] += p[g·size..<(g + 1)·size] for the groups g = 1..<groups in order: the total of
+    /// a reduction's per-group partials, rounded the same however the groups were run.
+    static func addPartials<T: TensorScalar>(_ p: UnsafeMutablePointer<T>, size: Int, groups: Int) {
+        for group in 1..<Swift.max(groups, 1) {
+            let q = p + group * size
+            for i in 0..<size { p[i] += q[i] }
         }
     }
 }

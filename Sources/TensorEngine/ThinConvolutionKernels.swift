@@ -99,25 +99,26 @@ enum ThinConvolutionKernels {
         }
     }
 
+    /// Summed over the images of each reduction group and then over the groups in order, so it
+    /// rounds the same on any number of threads.
     static func weightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
         let taps = g.kernel * g.kernel, O = g.outChannels, C = g.inChannels, HW = g.height * g.width
         let px = x.storage.pointer(as: T.self), pg = gy.storage.pointer(as: T.self)
-        let count = workers(g), size = C * O * taps
-        let scratch = (0..<count).map { _ in Storage(count: O * taps * HW, dtype: T.dtype) }
-        let partials = Storage(count: size * count, dtype: T.dtype, zeroed: true)
-        forEachImage(g) { worker, n in
-            let G = scratch[worker].pointer(as: T.self)
-            shiftedCopies(pg + n * O * g.outPixels, g, into: G)
-            BLASDispatch.gemm(T.self, transA: false, transB: true, m: C, n: O * taps, k: HW,
-                              a: px + n * C * HW, lda: HW, b: G, ldb: HW, beta: 1,
-                              c: partials.pointer(as: T.self) + worker * size, ldc: O * taps)
+        let groups = g.flops >= 2e6 ? Swift.min(Parallel.reductionGroups, g.batch) : 1, size = C * O * taps
+        let scratch = (0..<groups).map { _ in Storage(count: O * taps * HW, dtype: T.dtype) }
+        let partials = Storage(count: size * groups, dtype: T.dtype, zeroed: true)
+        Parallel.forEachGroup(g.batch, groups: groups) { group, images in
+            let G = scratch[group].pointer(as: T.self)
+            for n in images {
+                shiftedCopies(pg + n * O * g.outPixels, g, into: G)
+                BLASDispatch.gemm(T.self, transA: false, transB: true, m: C, n: O * taps, k: HW,
+                                  a: px + n * C * HW, lda: HW, b: G, ldb: HW, beta: 1,
+                                  c: partials.pointer(as: T.self) + group * size, ldc: O * taps)
+            }
         }
         return Tensor.make(g.weightShape, T.self) { out in
             let p = partials.pointer(as: T.self)
-            for worker in 1..<count {
-                let q = p + worker * size
-                for i in 0..<size { p[i] += q[i] }
-            }
+            ElementwiseKernels.addPartials(p, size: size, groups: groups)
             for o in 0..<O { for c in 0..<C { for t in 0..<taps { out[(o * C + c) * taps + t] = p[(c * O + o) * taps + t] } } }
         }
     }

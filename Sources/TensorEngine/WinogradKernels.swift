@@ -62,13 +62,15 @@ enum WinogradKernels {
         }
 
         /// Images per chunk: about 400 tiles, so a chunk's sixteen transformed blocks fit in L2/L3,
-        /// evened out so that every thread gets as many chunks (128 images of 49 tiles: 16 chunks
-        /// of 8 rather than 15 of 9, which left one core idle for a fifteenth of every pass).
-        func imagesPerChunk(batch: Int, threads: Int = Parallel.threadCount) -> Int {
+        /// evened out so that the weight gradient's reduction groups (`Parallel.reductionGroups`,
+        /// one per thread on two cores) get as many chunks: 128 images of 49 tiles make 16 chunks
+        /// of 8 rather than 15 of 9, which left one core idle for a fifteenth of every pass. The
+        /// chunks must not depend on the thread count, as the weight gradient sums over them.
+        func imagesPerChunk(batch: Int, groups: Int = Parallel.reductionGroups) -> Int {
             let target = Swift.max(1, Swift.min(batch, (400 + perImage - 1) / perImage))
             let chunks = (batch + target - 1) / target
-            let rounds = (chunks + threads - 1) / threads
-            let balanced = Swift.min(batch, rounds * threads)
+            let rounds = (chunks + groups - 1) / groups
+            let balanced = Swift.min(batch, rounds * groups)
             return (batch + balanced - 1) / balanced
         }
     }
@@ -98,38 +100,41 @@ enum WinogradKernels {
         }
     }
 
+    /// Summed over the chunks of each reduction group and then over the groups in order, so it
+    /// rounds the same on any number of threads.
     static func weightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
         let tiling = Tiling(g), C = g.inChannels, O = g.outChannels
         let per = tiling.imagesPerChunk(batch: g.batch), N = per * tiling.perImage
-        let workers = workerCount(g, imagesPerChunk: per)
+        let chunks = (g.batch + per - 1) / per
+        let groups = g.flops >= 2e6 ? Swift.min(Parallel.reductionGroups, chunks) : 1
         let pointSize = O * C, partialSize = 16 * pointSize
-        let partials = Storage(count: partialSize * workers, dtype: T.dtype, zeroed: true)
+        let partials = Storage(count: partialSize * groups, dtype: T.dtype, zeroed: true)
         let ldMax = Tiling.leadingDimension(tiles: N)
-        let scratch = (0..<workers).map { _ in
+        let scratch = (0..<groups).map { _ in
             (v: Storage(count: 16 * Tiling.pointStride(channels: C, ld: ldMax), dtype: T.dtype),
              m: Storage(count: 16 * Tiling.pointStride(channels: O, ld: ldMax), dtype: T.dtype),
              rows: Storage(count: tiling.scratchCount, dtype: T.dtype))
         }
         let px = x.storage.pointer(as: T.self), pg = gy.storage.pointer(as: T.self)
-        forEachChunk(g, imagesPerChunk: per, workers: workers) { worker, images in
-            let v = scratch[worker].v.pointer(as: T.self), m = scratch[worker].m.pointer(as: T.self)
-            let rows = scratch[worker].rows.pointer(as: T.self)
-            let n = images.count * tiling.perImage, ld = Tiling.leadingDimension(tiles: n)
-            inputTransform(px, channels: C, images: images, g, tiling, rows: rows, v, ld: ld)
-            outputGradientTransform(pg, channels: O, images: images, g, tiling, rows: rows, m, ld: ld)
-            let partial = partials.pointer(as: T.self) + worker * partialSize
-            let vStride = Tiling.pointStride(channels: C, ld: ld), mStride = Tiling.pointStride(channels: O, ld: ld)
-            for xi in 0..<16 {
-                BLASDispatch.gemm(T.self, transA: false, transB: true, m: O, n: C, k: n,
-                                  a: m + xi * mStride, lda: ld, b: v + xi * vStride, ldb: ld, beta: 1,
-                                  c: partial + xi * pointSize, ldc: C)
+        Parallel.forEachGroup(chunks, groups: groups) { group, chunkRange in
+            let v = scratch[group].v.pointer(as: T.self), m = scratch[group].m.pointer(as: T.self)
+            let rows = scratch[group].rows.pointer(as: T.self)
+            let partial = partials.pointer(as: T.self) + group * partialSize
+            for c in chunkRange {
+                let images = (c * per)..<Swift.min(g.batch, (c + 1) * per)
+                let n = images.count * tiling.perImage, ld = Tiling.leadingDimension(tiles: n)
+                inputTransform(px, channels: C, images: images, g, tiling, rows: rows, v, ld: ld)
+                outputGradientTransform(pg, channels: O, images: images, g, tiling, rows: rows, m, ld: ld)
+                let vStride = Tiling.pointStride(channels: C, ld: ld), mStride = Tiling.pointStride(channels: O, ld: ld)
+                for xi in 0..<16 {
+                    BLASDispatch.gemm(T.self, transA: false, transB: true, m: O, n: C, k: n,
+                                      a: m + xi * mStride, lda: ld, b: v + xi * vStride, ldb: ld, beta: 1,
+                                      c: partial + xi * pointSize, ldc: C)
+                }
             }
         }
         let sum = partials.pointer(as: T.self)
-        for worker in 1..<Swift.max(workers, 1) {
-            let q = sum + worker * partialSize
-            for i in 0..<partialSize { sum[i] += q[i] }
-        }
+        ElementwiseKernels.addPartials(sum, size: partialSize, groups: groups)
         return Tensor.make(g.weightShape, T.self) { out in
             for o in 0..<O {
                 for c in 0..<C { filterGradientTransform(sum + o * C + c, stride: pointSize, out + (o * C + c) * 9) }

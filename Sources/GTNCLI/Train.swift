@@ -85,7 +85,7 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("intermediate-losses"), inversion: .prefixedNo, help: "Add the real-data loss after every inner step to the meta-loss, each on a fresh real batch (default: the preset's: on for cpu, off for paper and seed).")
     var intermediateLosses: Bool?
 
-    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited.")
+    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited. A larger limit given on --resume extends the run: the cosine moves to the new fraction, so the learning rate rises again (a warm restart).")
     var timeLimit: Double?
 
     @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much. Under mpirun: learners per rank (K = this × ranks, default 1 each); the outer learning rate still applies to the mean over all K.")

@@ -215,8 +215,8 @@ enum ConvolutionKernels {
                                   c: partials.pointer(as: T.self) + group * size, ldc: g.patchSize)
             }
         }
-        let p = partials.pointer(as: T.self)
-        ElementwiseKernels.addPartials(p, size: size, groups: groups)
-        return Tensor.make(g.weightShape, T.self) { out in out.update(from: p, count: size) }
+        return Tensor.make(g.weightShape, T.self) { out in
+            ElementwiseKernels.addPartials(partials.pointer(as: T.self), size: size, groups: groups, into: out)
+        }
     }
 }

@@ -140,19 +140,18 @@ enum ElementwiseKernels {
             Parallel.forEachGroup(outer, groups: groups) { group, runs in
                 accumulate(partials + group * outCount, runs)
             }
-            for group in 0..<groups {
-                let p = partials + group * outCount
-                for i in 0..<outCount { po[i] += p[i] }
-            }
+            addPartials(partials, size: outCount, groups: groups, into: po)
         }
     }
 
-    /// p[0..<size] += p[g·size..<(g + 1)·size] for the groups g = 1..<groups in order: the total of
-    /// a reduction's per-group partials, rounded the same however the groups were run.
-    static func addPartials<T: TensorScalar>(_ p: UnsafeMutablePointer<T>, size: Int, groups: Int) {
+    /// out[0..<size] = the sum of `groups` partials laid out `size` apart in `partials`, added in
+    /// group order (the first copied, the others added to it), so a reduction's total rounds the
+    /// same however its groups were run. `out` may be `partials` itself.
+    static func addPartials<T: TensorScalar>(_ partials: UnsafePointer<T>, size: Int, groups: Int, into out: UnsafeMutablePointer<T>) {
+        if UnsafePointer(out) != partials { out.update(from: partials, count: size) }
         for group in 1..<Swift.max(groups, 1) {
-            let q = p + group * size
-            for i in 0..<size { p[i] += q[i] }
+            let q = partials + group * size
+            for i in 0..<size { out[i] += q[i] }
         }
     }
 }

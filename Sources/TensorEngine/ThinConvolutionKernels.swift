@@ -118,7 +118,7 @@ enum ThinConvolutionKernels {
         }
         return Tensor.make(g.weightShape, T.self) { out in
             let p = partials.pointer(as: T.self)
-            ElementwiseKernels.addPartials(p, size: size, groups: groups)
+            ElementwiseKernels.addPartials(p, size: size, groups: groups, into: p)
             for o in 0..<O { for c in 0..<C { for t in 0..<taps { out[(o * C + c) * taps + t] = p[(c * O + o) * taps + t] } } }
         }
     }

@@ -134,7 +134,7 @@ enum WinogradKernels {
             }
         }
         let sum = partials.pointer(as: T.self)
-        ElementwiseKernels.addPartials(sum, size: partialSize, groups: groups)
+        ElementwiseKernels.addPartials(sum, size: partialSize, groups: groups, into: sum)
         return Tensor.make(g.weightShape, T.self) { out in
             for o in 0..<O {
                 for c in 0..<C { filterGradientTransform(sum + o * C + c, stride: pointSize, out + (o * C + c) * 9) }

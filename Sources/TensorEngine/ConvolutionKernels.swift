@@ -20,6 +20,31 @@ struct ConvGeometry {
     /// The same for the algorithm the passes run with (Winograd does fewer).
     var executedFlops: Double { WinogradKernels.isPreferred(self) ? WinogradKernels.flops(self) : flops }
 
+    /// How many chunks of `per` images the batch makes; the last may hold fewer.
+    func chunkCount(imagesPerChunk per: Int) -> Int { (batch + per - 1) / per }
+
+    /// The images of chunk `c`.
+    func images(ofChunk c: Int, imagesPerChunk per: Int) -> Range<Int> {
+        (c * per)..<Swift.min(batch, (c + 1) * per)
+    }
+
+    /// How many threads (or reduction groups, with `limit: Parallel.reductionGroups`) a pass over
+    /// `pieces` pieces uses: one for a pass under 2 MFLOP, too small to split.
+    func splitCount(_ pieces: Int, limit: Int = Parallel.threadCount) -> Int {
+        flops >= 2e6 ? Swift.max(1, Swift.min(limit, pieces)) : 1
+    }
+
+    /// Runs `body(worker, images)` over the chunks of the batch, each of `workers` threads taking a
+    /// contiguous run of chunks; kernels called inside run serially.
+    func forEachChunk(imagesPerChunk per: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
+        let chunks = chunkCount(imagesPerChunk: per)
+        Parallel.forEachChunk(workers) { w in
+            for c in (chunks * w / workers)..<(chunks * (w + 1) / workers) {
+                body(w, images(ofChunk: c, imagesPerChunk: per))
+            }
+        }
+    }
+
     init(input: [Int], weight: [Int], padding: Int, op: String) throws {
         guard input.count == 4, weight.count == 4 else {
             throw TensorError(op: op, "expects input [N, C, H, W] and weight [O, C, k, k], got \(describe(input)) and \(describe(weight))")
@@ -48,17 +73,10 @@ enum ConvolutionKernels {
         max(1, min(g.batch, (1024 + g.outPixels - 1) / g.outPixels))
     }
 
-    /// Runs `body(worker, chunkImages)` over contiguous chunks of the batch, each worker taking a
-    /// contiguous run of chunks; kernels called inside run serially.
+    /// Runs `body(worker, chunkImages)` over the chunks of the batch on as many threads as pay.
     static func forEachChunk(_ g: ConvGeometry, _ body: (Int, Range<Int>) -> Void) {
         let per = imagesPerChunk(g)
-        let chunks = (g.batch + per - 1) / per
-        let workers = g.flops >= 2e6 ? Swift.min(Parallel.threadCount, chunks) : 1
-        Parallel.forEachChunk(workers) { w in
-            for c in (chunks * w / workers)..<(chunks * (w + 1) / workers) {
-                body(w, (c * per)..<Swift.min(g.batch, (c + 1) * per))
-            }
-        }
+        g.forEachChunk(imagesPerChunk: per, workers: g.splitCount(g.chunkCount(imagesPerChunk: per)), body)
     }
 
     /// col[r, (n − first)·P + p] = x[n, c, oy + ky − pad, ox + kx − pad], r = (c·k + ky)·k + kx,
@@ -193,15 +211,15 @@ enum ConvolutionKernels {
     /// reduction group (`Parallel.reductionGroups`) and then over the groups in order, so it
     /// rounds the same on any number of threads.
     static func im2colWeightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
-        let per = imagesPerChunk(g), chunks = (g.batch + per - 1) / per
-        let groups = g.flops >= 2e6 ? Swift.min(Parallel.reductionGroups, chunks) : 1
+        let per = imagesPerChunk(g), chunks = g.chunkCount(imagesPerChunk: per)
+        let groups = g.splitCount(chunks, limit: Parallel.reductionGroups)
         let scratch = (0..<groups).map { _ in Scratch<T>(g) }
         let px = x.storage.pointer(as: T.self), pg = gy.storage.pointer(as: T.self)
         let P = g.outPixels, O = g.outChannels, size = O * g.patchSize
         let partials = Storage(count: size * groups, dtype: T.dtype, zeroed: true)
         Parallel.forEachGroup(chunks, groups: groups) { group, chunkRange in
             for c in chunkRange {
-                let images = (c * per)..<Swift.min(g.batch, (c + 1) * per)
+                let images = g.images(ofChunk: c, imagesPerChunk: per)
                 let col = scratch[group].col.pointer(as: T.self), columns = images.count * P
                 im2col(px, g, images: images, col, ld: columns)
                 var source = pg + images.lowerBound * O * P

@@ -53,7 +53,7 @@ enum ThinConvolutionKernels {
 
     /// Runs `body(worker, image)` for every image, workers taking contiguous runs.
     static func forEachImage(_ g: ConvGeometry, _ body: (Int, Int) -> Void) {
-        let workers = g.flops >= 2e6 ? Swift.min(Parallel.threadCount, g.batch) : 1
+        let workers = g.splitCount(g.batch)
         Parallel.forEachChunk(workers) { w in
             for n in (g.batch * w / workers)..<(g.batch * (w + 1) / workers) { body(w, n) }
         }
@@ -104,7 +104,7 @@ enum ThinConvolutionKernels {
     static func weightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
         let taps = g.kernel * g.kernel, O = g.outChannels, C = g.inChannels, HW = g.height * g.width
         let px = x.storage.pointer(as: T.self), pg = gy.storage.pointer(as: T.self)
-        let groups = g.flops >= 2e6 ? Swift.min(Parallel.reductionGroups, g.batch) : 1, size = C * O * taps
+        let groups = g.splitCount(g.batch, limit: Parallel.reductionGroups), size = C * O * taps
         let scratch = (0..<groups).map { _ in Storage(count: O * taps * HW, dtype: T.dtype) }
         let partials = Storage(count: size * groups, dtype: T.dtype, zeroed: true)
         Parallel.forEachGroup(g.batch, groups: groups) { group, images in

@@ -105,8 +105,8 @@ enum WinogradKernels {
     static func weightGradient<T: TensorScalar>(_: T.Type, x: Tensor, gy: Tensor, _ g: ConvGeometry) -> Tensor {
         let tiling = Tiling(g), C = g.inChannels, O = g.outChannels
         let per = tiling.imagesPerChunk(batch: g.batch), N = per * tiling.perImage
-        let chunks = (g.batch + per - 1) / per
-        let groups = g.flops >= 2e6 ? Swift.min(Parallel.reductionGroups, chunks) : 1
+        let chunks = g.chunkCount(imagesPerChunk: per)
+        let groups = g.splitCount(chunks, limit: Parallel.reductionGroups)
         let pointSize = O * C, partialSize = 16 * pointSize
         let partials = Storage(count: partialSize * groups, dtype: T.dtype, zeroed: true)
         let ldMax = Tiling.leadingDimension(tiles: N)
@@ -121,7 +121,7 @@ enum WinogradKernels {
             let rows = scratch[group].rows.pointer(as: T.self)
             let partial = partials.pointer(as: T.self) + group * partialSize
             for c in chunkRange {
-                let images = (c * per)..<Swift.min(g.batch, (c + 1) * per)
+                let images = g.images(ofChunk: c, imagesPerChunk: per)
                 let n = images.count * tiling.perImage, ld = Tiling.leadingDimension(tiles: n)
                 inputTransform(px, channels: C, images: images, g, tiling, rows: rows, v, ld: ld)
                 outputGradientTransform(pg, channels: O, images: images, g, tiling, rows: rows, m, ld: ld)
@@ -144,34 +144,20 @@ enum WinogradKernels {
 
     // MARK: - Shared pipeline
 
-    static func workerCount(_ g: ConvGeometry, imagesPerChunk per: Int) -> Int {
-        let chunks = (g.batch + per - 1) / per
-        return g.flops >= 2e6 ? Swift.max(1, Swift.min(Parallel.threadCount, chunks)) : 1
-    }
-
-    static func forEachChunk(_ g: ConvGeometry, imagesPerChunk per: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
-        let chunks = (g.batch + per - 1) / per
-        Parallel.forEachChunk(workers) { w in
-            for c in (chunks * w / workers)..<(chunks * (w + 1) / workers) {
-                body(w, (c * per)..<Swift.min(g.batch, (c + 1) * per))
-            }
-        }
-    }
-
     /// out[n, o] = Σ_c input[n, c] ⋆ filter[o, c] (3×3 correlation, padding 1) with `filters` already
     /// transformed to [16, outChannels, channels].
     static func correlate<T: TensorScalar>(_: T.Type, _ input: UnsafePointer<T>, channels C: Int, filters u: UnsafePointer<T>,
                                            outChannels O: Int, _ g: ConvGeometry, _ out: UnsafeMutablePointer<T>) {
         let tiling = Tiling(g)
         let per = tiling.imagesPerChunk(batch: g.batch), N = per * tiling.perImage
-        let workers = workerCount(g, imagesPerChunk: per)
+        let workers = g.splitCount(g.chunkCount(imagesPerChunk: per))
         let ldMax = Tiling.leadingDimension(tiles: N)
         let scratch = (0..<workers).map { _ in
             (v: Storage(count: 16 * Tiling.pointStride(channels: C, ld: ldMax), dtype: T.dtype),
              m: Storage(count: 16 * Tiling.pointStride(channels: O, ld: ldMax), dtype: T.dtype),
              rows: Storage(count: tiling.scratchCount, dtype: T.dtype))
         }
-        forEachChunk(g, imagesPerChunk: per, workers: workers) { worker, images in
+        g.forEachChunk(imagesPerChunk: per, workers: workers) { worker, images in
             let v = scratch[worker].v.pointer(as: T.self), m = scratch[worker].m.pointer(as: T.self)
             let rows = scratch[worker].rows.pointer(as: T.self)
             let n = images.count * tiling.perImage, ld = Tiling.leadingDimension(tiles: n)

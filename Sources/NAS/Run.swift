@@ -132,7 +132,9 @@ public struct NASRunner: Sendable {
         self.teacherIteration = teacherIteration
         self.dataset = dataset
         self.workers = max(1, workers)
-        proxy = withSingleThreadedKernels {
+        // Kernels run serially on this thread (thread-locally): candidates are evaluated side by
+        // side instead (`Parallel.map` with `workers`), which uses small models' cores far better.
+        proxy = Parallel.serially {
             GTNProxy(teacher: teacher, trainer: RealTrainer(data: data, settings: configuration.training, seed: configuration.seed))
         }
     }
@@ -151,7 +153,7 @@ public struct NASRunner: Sendable {
     public func run(shard: ShardSpec = .whole, savingProgressTo partial: URL? = nil,
                     progress: (@Sendable (NASProgress) -> Void)? = nil) throws -> ShardResult {
         let start = Date()
-        return try withSingleThreadedKernels {
+        return try Parallel.serially {
             let c = configuration
             var gtn: [String: Measurement] = [:]
             let specs: [LearnerSpec]
@@ -290,13 +292,6 @@ public struct NASRunner: Sendable {
                          generationSeconds: shards.map(\.result.generationSeconds).max() ?? 0,
                          wallSeconds: shards.map(\.result.wallSeconds).max() ?? 0)
     }
-}
-
-/// Runs `body` with the tensor kernels serial on this thread (`Parallel.serially`): candidates
-/// are evaluated side by side instead (`Parallel.map` with explicit workers), which uses small
-/// models' cores far better. Thread-local, so work elsewhere in the process keeps its threads.
-func withSingleThreadedKernels<R>(_ body: () throws -> R) rethrows -> R {
-    try Parallel.serially(body)
 }
 
 /// Tracks the best candidate of a phase and forwards progress.

@@ -29,14 +29,19 @@ public struct EvaluationRecord: Codable, Sendable {
     public var iteration: Int
     /// Seconds since the training process started (or resumed).
     public var elapsedSeconds: Double
+    /// The run's meta-training time at this evaluation, over all its processes and with this
+    /// evaluation: the clock `--time-limit` counts, which a resume continues. Absent in logs
+    /// written before it was recorded.
+    public var runElapsedSeconds: Double?
     public var gtnAccuracyMean: Double
     public var gtnAccuracyStd: Double
     public var accuracies: [Double]
     public var steps: Int
 
-    public init(iteration: Int, elapsedSeconds: Double, evaluation: GTNEvaluation) {
+    public init(iteration: Int, elapsedSeconds: Double, runElapsedSeconds: Double? = nil, evaluation: GTNEvaluation) {
         self.iteration = iteration
         self.elapsedSeconds = elapsedSeconds
+        self.runElapsedSeconds = runElapsedSeconds
         gtnAccuracyMean = evaluation.mean
         gtnAccuracyStd = evaluation.standardDeviation
         accuracies = evaluation.accuracies

@@ -214,7 +214,7 @@ public final class TrainingRun {
             }
             guard let result = evaluation else { return }
             let record = EvaluationRecord(iteration: trainer.state.iteration, elapsedSeconds: Date().timeIntervalSince(start),
-                                          evaluation: result)
+                                          runElapsedSeconds: trainer.state.elapsedSeconds, evaluation: result)
             if isWriter { try MetricsLog.append(record, to: metricsURL) }
             lastEvaluated = trainer.state.iteration
             onEvent(.evaluationFinished(record, result, final: final))

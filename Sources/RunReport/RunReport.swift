@@ -106,7 +106,7 @@ public struct RunReport {
         if let last = evals.last {
             timing.append(("last evaluation", String(format: "GTN-%d %.2f%% ± %.2f after %d iterations (K=%d)", last.steps,
                                                      100 * last.gtnAccuracyMean, 100 * last.gtnAccuracyStd, last.iteration, last.accuracies.count)))
-            timing.append(("wall time at last evaluation", duration(wallTimes().last ?? 0)))
+            timing.append(("training time at last evaluation", duration(trainingTimes().last ?? 0)))
         }
         for (name, accuracy) in history.baselines { timing.append((name, String(format: "%.2f%%", 100 * accuracy))) }
         let table = { (rows: [(String, String)]) in
@@ -174,9 +174,13 @@ public struct RunReport {
 
     // MARK: Evaluation
 
-    /// Seconds since the run began at each evaluation: `elapsed_seconds` restarts with each
-    /// resumed process, so later processes continue from the last value seen before.
-    private func wallTimes() -> [Double] {
+    /// Seconds since the run began at each evaluation: the run's own clock
+    /// (`run_elapsed_seconds`) where every row has it; in older logs, `elapsed_seconds`, which
+    /// restarts with each resumed process, stitched so that later processes continue from the
+    /// last value seen before.
+    func trainingTimes() -> [Double] {
+        let recorded = history.evaluations.compactMap(\.runElapsedSeconds)
+        if recorded.count == history.evaluations.count { return recorded }
         var offset = 0.0, previous = 0.0
         return history.evaluations.map { row in
             if row.elapsedSeconds < previous { offset += previous }
@@ -202,7 +206,7 @@ public struct RunReport {
             return c
         }
         return [chart("\(steps) test accuracy by outer iteration", "outer iteration", evals.map { Double($0.iteration) }),
-                chart("\(steps) test accuracy by wall time", "seconds of training (incl. evaluations)", wallTimes())]
+                chart("\(steps) test accuracy by training time", "seconds of training (incl. evaluations)", trainingTimes())]
     }
 
     private func stepCurveChart() -> SVGChart? {

@@ -64,7 +64,8 @@ final class TrainingRunTests: XCTestCase {
             }
         }
         XCTAssertEqual(stops, [.requested])
-        XCTAssertEqual(try Checkpoint.load(from: directory).state.iteration, 1)
+        let stopped = try Checkpoint.load(from: directory).state
+        XCTAssertEqual(stopped.iteration, 1)
 
         let second = try TrainingRun.resume(in: directory, data: data, policy: Self.policy)
         XCTAssertEqual(second.startIteration, 1)
@@ -77,9 +78,14 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(resumed.clippedCount, uninterrupted.clippedCount)
         let tensors: (TrainingState) -> [Tensor] = { $0.teacher.parameters.tensors + $0.adam.firstMoments + $0.adam.secondMoments }
         for (x, y) in zip(tensors(resumed), tensors(uninterrupted)) { XCTAssertEqual(x.scalars, y.scalars) }
+        // Evaluations carry the run's clock, which the resume continued from the checkpoint's.
+        let clock = try metricsRows(second).compactMap { $0["run_elapsed_seconds"] as? Double }
+        XCTAssertEqual(clock.count, 2)
+        XCTAssertGreaterThan(clock[0], stopped.elapsedSeconds)
+        XCTAssertGreaterThan(clock[1], clock[0])
         let strip: ([[String: Any]]) -> [String] = { rows in
             rows.map { row in
-                row.filter { !["seconds", "elapsed_seconds", "peak_memory_bytes"].contains($0.key) }
+                row.filter { !["seconds", "elapsed_seconds", "run_elapsed_seconds", "peak_memory_bytes"].contains($0.key) }
                     .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
             }
         }

@@ -37,8 +37,8 @@ final class RunReportTests: XCTestCase {
         return directory
     }
 
-    /// Charts the report must hold: meta-loss, gradient norm, accuracy by iteration and by wall
-    /// time, the per-step curve, learned learning rate and momentum, three NAS scatters.
+    /// Charts the report must hold: meta-loss, gradient norm, accuracy by iteration and by
+    /// training time, the per-step curve, learned learning rate and momentum, three NAS scatters.
     static let expectedCharts = 10
 
     func report() throws -> (html: String, url: URL) {
@@ -53,6 +53,26 @@ final class RunReportTests: XCTestCase {
         let settings = RunHistory.flatten(["outerIterations": Int.max, "preset": ["steps": 32]], prefix: "")
         XCTAssertEqual(settings.map(\.key), ["outerIterations", "preset.steps"])
         XCTAssertEqual(settings.map(\.value), ["unlimited", "32"])
+    }
+
+    /// Evaluations are placed on the run's own clock, which resumes continue; a log from before
+    /// that clock was recorded is stitched from each process's elapsed time instead.
+    func testTrainingTimeFollowsTheRunsClockAcrossResumes() throws {
+        func times(_ rows: [String]) throws -> [Double] {
+            let directory = try temporaryDirectory()
+            try (rows.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent(MetricsLog.fileName),
+                                                             atomically: true, encoding: .utf8)
+            return try RunReport.load(directory: directory).trainingTimes()
+        }
+        func row(_ iteration: Int, _ elapsed: Double, run: Double? = nil) -> String {
+            let clock = run.map { ",\"run_elapsed_seconds\":\($0)" } ?? ""
+            return "{\"type\":\"evaluation\",\"iteration\":\(iteration),\"elapsed_seconds\":\(elapsed)\(clock),"
+                + "\"gtn_accuracy_mean\":0.5,\"gtn_accuracy_std\":0,\"accuracies\":[0.5],\"steps\":3}"
+        }
+        // The second process resumed at 100 s of run time and evaluated 30 s later.
+        XCTAssertEqual(try times([row(10, 80, run: 90), row(20, 30, run: 130)]), [90, 130])
+        XCTAssertEqual(try times([row(10, 80), row(20, 30)]), [80, 110])
+        XCTAssertEqual(try times([row(10, 80), row(20, 30, run: 130)]), [80, 110])
     }
 
     func testTrainingWritesTheReportAndItIsSelfContained() throws {

@@ -16,7 +16,7 @@ import Support
 public final class TrainingRun {
     /// When a run evaluates and checkpoints. These may change when a run is resumed; the
     /// configuration (what is trained) may not, but for its length (`outerIterations`,
-    /// `timeBudget`).
+    /// `timeBudget`) and the learners that estimate each meta-gradient (`learnersPerIteration`).
     public struct Policy: Sendable, Equatable {
         /// Evaluate GTN-T accuracy every N outer iterations (0: only at the end).
         public var evaluateEvery = 10
@@ -123,15 +123,21 @@ public final class TrainingRun {
 
     /// Continues the run in `directory` from its checkpoint, exactly where it stopped. Metrics
     /// rows written after the checkpoint are dropped, so the log matches the state.
-    /// `outerIterations` and `timeBudget` extend or shorten the schedule.
+    /// `outerIterations` and `timeBudget` extend or shorten the schedule; `learnersPerIteration`
+    /// changes how many learners (K) estimate each meta-gradient from here on. That changes the
+    /// estimate's variance and cost, not what is trained: the mean over K learners is the same
+    /// expected meta-gradient for any K, so the outer learning rate keeps its meaning.
     public static func resume(in directory: URL, data: RealData, policy: Policy = Policy(),
-                              outerIterations: Int? = nil, timeBudget: Double? = nil) throws -> TrainingRun {
-        try resume(in: directory, policy: policy, outerIterations: outerIterations, timeBudget: timeBudget, loadingData: { _ in data })
+                              outerIterations: Int? = nil, timeBudget: Double? = nil,
+                              learnersPerIteration: Int? = nil) throws -> TrainingRun {
+        try resume(in: directory, policy: policy, outerIterations: outerIterations, timeBudget: timeBudget,
+                   learnersPerIteration: learnersPerIteration, loadingData: { _ in data })
     }
 
     /// `resume` with the data loaded for the checkpoint's configuration (its dataset), once the
     /// directory is locked and the checkpoint read, so that a refusal comes before any loading.
     public static func resume(in directory: URL, policy: Policy = Policy(), outerIterations: Int? = nil, timeBudget: Double? = nil,
+                              learnersPerIteration: Int? = nil,
                               loadingData load: (TrainingConfiguration) throws -> RealData) throws -> TrainingRun {
         guard Checkpoint.exists(in: directory) else {
             throw TrainingRunError(description: "\(directory.path) holds no checkpoint to resume (expected \(Checkpoint.fileName))")
@@ -151,6 +157,7 @@ public final class TrainingRun {
             }
             configuration.timeBudget = timeBudget
         }
+        if let learnersPerIteration { configuration.learnersPerIteration = learnersPerIteration }
         try configuration.validate()
         let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: try load(configuration),
                                                                          state: state),

@@ -18,8 +18,9 @@ struct Train: ParsableCommand {
 
         A killed run continues exactly where its last checkpoint left it with --resume. The \
         checkpoint decides what is trained (preset, dataset, widths, curriculum, seed, ...); on resume \
-        only --outer, --time-limit, --eval-every, --eval-learners, --checkpoint-every, --data-dir and \
-        --check-finite may be given freely, and any other flag must agree with the checkpoint. \
+        only --outer, --time-limit, --learners-per-iteration, --eval-every, --eval-learners, \
+        --checkpoint-every, --data-dir and --check-finite may be given freely, and any other flag must \
+        agree with the checkpoint. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
         130 or 143; a second one exits at once. \
         OUT/report.html (see `gtn report`) and TensorBoard event files in OUT/tensorboard are refreshed \
@@ -29,7 +30,7 @@ struct Train: ParsableCommand {
         Under `mpirun -np N` (a build with `--traits MPI`; README) the N ranks train one run: rank 0 \
         opens it and alone writes OUT, every rank computes --learners-per-iteration learners of each \
         outer iteration (so K = that × N), and their meta-gradients are averaged over all K. A resumed \
-        run keeps its checkpoint's K on any number of ranks.
+        run keeps its checkpoint's K on any number of ranks, unless --learners-per-iteration is given.
         """)
 
     @Option(help: "Start from this configuration (a run's config.json: replays it); flags given override it.")
@@ -88,7 +89,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited. A larger limit given on --resume extends the run: the cosine moves to the new fraction, so the learning rate rises again (a warm restart).")
     var timeLimit: Double?
 
-    @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much. Under mpirun: learners per rank (K = this × ranks, default 1 each); the outer learning rate still applies to the mean over all K.")
+    @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much. Under mpirun: learners per rank (K = this × ranks, default 1 each); the outer learning rate still applies to the mean over all K. On --resume it sets K from the next iteration on: a less noisy meta-gradient for more computation, or the reverse.")
     var learnersPerIteration: Int?
 
     @Option(name: .customLong("meta-batch"), parsing: .unconditional, help: "Real images per meta-loss batch (default: the batch size B).")
@@ -216,9 +217,6 @@ struct Train: ParsableCommand {
         if let intermediateLosses, intermediateLosses != saved.intermediateLosses {
             throw refuse(intermediateLosses ? "--intermediate-losses" : "--no-intermediate-losses", "", saved.intermediateLosses ? "intermediate losses" : "no intermediate losses")
         }
-        if let learnersPerIteration, learnersPerIteration * Ranks.launched != saved.learnersPerIteration {
-            throw refuse("--learners-per-iteration", "\(learnersPerIteration)\(Ranks.launched > 1 ? " per rank" : "")", "\(saved.learnersPerIteration) learners per iteration")
-        }
         if let metaBatch, metaBatch != saved.effectiveMetaBatchSize { throw refuse("--meta-batch", "\(metaBatch)", "meta-batches of \(saved.effectiveMetaBatchSize)") }
         if let rotatingLabels, rotatingLabels != p.rotatingLabels {
             throw refuse(rotatingLabels ? "--rotating-labels" : "--no-rotating-labels", "", p.rotatingLabels ? "rotating labels" : "fixed labels")
@@ -247,7 +245,8 @@ struct Train: ParsableCommand {
         if resume {
             let saved = try TrainingRun.savedConfiguration(in: directory)
             try checkAgreement(with: saved, in: directory)
-            run = try TrainingRun.resume(in: directory, policy: policy, outerIterations: outer, timeBudget: timeLimit) {
+            run = try TrainingRun.resume(in: directory, policy: policy, outerIterations: outer, timeBudget: timeLimit,
+                                         learnersPerIteration: learnersPerIteration.map { $0 * Ranks.launched }) {
                 try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
             }
             Terminal.line("resuming \(directory.path) at outer iteration \(run.state.iteration)")

@@ -93,6 +93,23 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(strip(try metricsRows(second)), strip(try metricsRows(whole)))
     }
 
+    /// K may change on resume: from the next iteration on, each meta-gradient is the mean over
+    /// the new K learners, and the checkpoint records the new K.
+    func testResumeMayChangeTheLearnersPerIteration() throws {
+        let directory = try temporaryDirectory(), data = TrainingTests.syntheticData
+        var policy = Self.policy
+        policy.evaluateEvery = 0
+        do {
+            let first = try TrainingRun.start(in: directory, configuration: configuration(outer: 1), data: data, policy: policy)
+            try first.run()
+        }
+        let second = try TrainingRun.resume(in: directory, data: data, policy: policy, outerIterations: 3, learnersPerIteration: 2)
+        try second.run()
+        XCTAssertEqual(try Checkpoint.load(from: directory).configuration.learnersPerIteration, 2)
+        let learners = try metricsRows(second).compactMap { $0["learner"] as? String }
+        XCTAssertEqual(learners.map { $0.split(separator: " ").count }, [1, 2, 2])
+    }
+
     func testTimeBudgetStopsAfterTheFirstIterationWithACheckpointAndAnEvaluation() throws {
         var configuration = configuration(outer: 4)
         configuration.timeBudget = 1e-9

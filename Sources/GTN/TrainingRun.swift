@@ -24,11 +24,15 @@ public final class TrainingRun {
         public var evaluationLearners = 8
         /// Write the checkpoint every N outer iterations (and always at the end).
         public var checkpointEvery = 10
+        /// Also keep a copy of the checkpoint every N outer iterations (0: none) in
+        /// `snapshots/iteration-N`, to average later (`TeacherAverage`).
+        public var snapshotEvery = 0
 
-        public init(evaluateEvery: Int = 10, evaluationLearners: Int = 8, checkpointEvery: Int = 10) {
+        public init(evaluateEvery: Int = 10, evaluationLearners: Int = 8, checkpointEvery: Int = 10, snapshotEvery: Int = 0) {
             self.evaluateEvery = evaluateEvery
             self.evaluationLearners = evaluationLearners
             self.checkpointEvery = checkpointEvery
+            self.snapshotEvery = snapshotEvery
         }
     }
 
@@ -43,6 +47,8 @@ public final class TrainingRun {
         case evaluationFinished(EvaluationRecord, GTNEvaluation, final: Bool)
         /// The checkpoint now holds the state after `iteration` outer iterations.
         case checkpointWritten(iteration: Int, url: URL)
+        /// A snapshot of the state after `iteration` outer iterations was kept in `directory`.
+        case snapshotWritten(iteration: Int, directory: URL)
         /// The run stopped before its outer iterations were done: its time budget is spent, or a
         /// stop was requested. `elapsedSeconds` is the run's meta-training time over all processes.
         case stopped(reason: StopReason, elapsedSeconds: Double)
@@ -63,6 +69,13 @@ public final class TrainingRun {
     public var state: TrainingState { trainer.state }
     public var metricsURL: URL { directory.appendingPathComponent(MetricsLog.fileName) }
     public var checkpointURL: URL { Checkpoint.url(in: directory) }
+
+    /// Where the snapshot of outer iteration `iteration` goes (`Policy.snapshotEvery`): a
+    /// directory holding a checkpoint, which `gtn eval` and `TeacherAverage` read as a run.
+    public func snapshotDirectory(iteration: Int) -> URL {
+        directory.appendingPathComponent("snapshots", isDirectory: true)
+            .appendingPathComponent(String(format: "iteration-%06d", iteration), isDirectory: true)
+    }
 
     /// Set from any thread (a signal handler among them) to stop the run after the current
     /// outer iteration.
@@ -202,11 +215,15 @@ public final class TrainingRun {
             try body()
         }
         var lastSaved = trainer.state.iteration
-        func save() throws {
+        func save(snapshot: Bool) throws {
             lastSaved = trainer.state.iteration
             guard isWriter else { return }
             try timed { try Checkpoint.save(trainer.state, configuration: configuration, to: directory) }
             onEvent(.checkpointWritten(iteration: lastSaved, url: checkpointURL))
+            guard snapshot else { return }
+            let snapshotDirectory = snapshotDirectory(iteration: lastSaved)
+            try timed { try Checkpoint.save(trainer.state, configuration: configuration, to: snapshotDirectory) }
+            onEvent(.snapshotWritten(iteration: lastSaved, directory: snapshotDirectory))
         }
         func evaluate(final: Bool) throws {
             let learners = policy.evaluationLearners
@@ -239,7 +256,8 @@ public final class TrainingRun {
             let iteration = trainer.state.iteration
             let stop: StopReason? = trainer.isOutOfTime && iteration < configuration.outerIterations ? .timeLimit
                 : stopNow && !trainer.isFinished ? .requested : nil
-            if iteration % policy.checkpointEvery == 0 || trainer.isFinished || stop != nil { try save() }
+            let snapshot = policy.snapshotEvery > 0 && iteration % policy.snapshotEvery == 0
+            if iteration % policy.checkpointEvery == 0 || snapshot || trainer.isFinished || stop != nil { try save(snapshot: snapshot) }
             if policy.evaluateEvery > 0, iteration % policy.evaluateEvery == 0, !trainer.isFinished { try evaluate(final: false) }
             if let stop {
                 onEvent(.stopped(reason: stop, elapsedSeconds: trainer.state.elapsedSeconds))
@@ -248,7 +266,7 @@ public final class TrainingRun {
             }
             try synchronize()
         }
-        if lastSaved != trainer.state.iteration { try save() }
+        if lastSaved != trainer.state.iteration { try save(snapshot: false) }
         if trainer.state.iteration > startIteration && !learned {
             throw TrainingRunError(description: "every outer iteration of this run (\(startIteration + 1)–\(trainer.state.iteration)) was skipped as non-finite; nothing was learned (the checkpoint keeps the last good state; try --check-finite to see where the values break)")
         }

@@ -32,7 +32,7 @@ struct GTNCommand: ParsableCommand {
           GTN_CHECK_FINITE=1  check ops for NaN/infinity, as train --check-finite
         """,
         version: gtnVersion,
-        subcommands: [Train.self, Evaluate.self, Sample.self, ReportCommand.self, Bench.self, Nas.self])
+        subcommands: [Train.self, Evaluate.self, Sample.self, Average.self, ReportCommand.self, Bench.self, Nas.self])
 }
 
 /// What `gtn --version` prints.

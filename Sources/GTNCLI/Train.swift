@@ -19,7 +19,7 @@ struct Train: ParsableCommand {
         A killed run continues exactly where its last checkpoint left it with --resume. The \
         checkpoint decides what is trained (preset, dataset, widths, curriculum, seed, ...); on resume \
         only --outer, --time-limit, --learners-per-iteration, --eval-every, --eval-learners, \
-        --checkpoint-every, --data-dir and --check-finite may be given freely, and any other flag must \
+        --checkpoint-every, --snapshot-every, --data-dir and --check-finite may be given freely, and any other flag must \
         agree with the checkpoint. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
         130 or 143; a second one exits at once. \
@@ -81,6 +81,9 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Write the checkpoint every N outer iterations.")
     var checkpointEvery: Int = 10
 
+    @Option(name: .customLong("snapshot-every"), parsing: .unconditional, help: "Also keep the checkpoint of every Nth outer iteration in OUT/snapshots/iteration-N (0: none; about 90 MB each at paper size), to average with `gtn average`.")
+    var snapshotEvery: Int = 0
+
     @OptionGroup var memory: MemoryOptions
 
     @Flag(name: .customLong("intermediate-losses"), inversion: .prefixedNo, help: "Add the real-data loss after every inner step to the meta-loss, each on a fresh real batch (default: the preset's: on for cpu, off for paper and seed).")
@@ -121,6 +124,7 @@ struct Train: ParsableCommand {
         try requirePositive(evaluationLearners, "--eval-learners")
         try requireAtMost(evaluationLearners, Limits.learners, "--eval-learners")
         try requirePositive(checkpointEvery, "--checkpoint-every")
+        if snapshotEvery < 0 { throw ValidationError("--snapshot-every must be ≥ 0 (0: no snapshots), got \(snapshotEvery)") }
         try requirePositive(learnersPerIteration, "--learners-per-iteration")
         try requireAtMost(learnersPerIteration, Limits.learners, "--learners-per-iteration")
         if softLabels == true && curriculum == CurriculumKind.none {
@@ -231,7 +235,8 @@ struct Train: ParsableCommand {
     }
 
     var policy: TrainingRun.Policy {
-        TrainingRun.Policy(evaluateEvery: evaluateEvery, evaluationLearners: evaluationLearners, checkpointEvery: checkpointEvery)
+        TrainingRun.Policy(evaluateEvery: evaluateEvery, evaluationLearners: evaluationLearners, checkpointEvery: checkpointEvery,
+                           snapshotEvery: snapshotEvery)
     }
 
     func run() throws {
@@ -340,6 +345,8 @@ struct TrainingProgress {
                                  evaluation.seconds))
         case .checkpointWritten:
             break
+        case .snapshotWritten(let iteration, let directory):
+            Terminal.line("snapshot of outer iteration \(iteration): \(directory.path)")
         case .stopped(let reason, let elapsed):
             switch reason {
             case .timeLimit: Terminal.line("time budget spent after \(Terminal.duration(elapsed)) of meta-training")

@@ -51,7 +51,7 @@ public final class RunMonitor {
             try events?.addImage(Tag.curriculum, png: grid.pngData(), width: grid.size.width, height: grid.size.height,
                                  step: record.iteration)
             if writesReport { try writeReport(grid: grid) }
-        case .evaluationProgress, .checkpointWritten, .stopped:
+        case .evaluationProgress, .checkpointWritten, .snapshotWritten, .stopped:
             break
         }
     }

@@ -47,10 +47,10 @@ final class CLITests: XCTestCase {
     }
 
     /// A real checkpoint of a tiny configuration, written through the library.
-    func tinyCheckpoint() throws -> URL {
+    func tinyCheckpoint(seed: UInt64 = 1) throws -> URL {
         var configuration = TinyRun.configuration(outerIterations: 1)
         configuration.preset.steps = 2
-        var rng = SeededGenerator(seed: 1)
+        var rng = SeededGenerator(seed: seed)
         let teacher = Teacher(preset: configuration.preset, curriculum: .full, using: &rng)
         let state = TrainingState(teacher: teacher, adam: Adam(like: teacher.parameters.tensors))
         let dir = try temporaryDirectory()
@@ -69,7 +69,7 @@ final class CLITests: XCTestCase {
     func testHelpExplainsTheCommands() throws {
         let result = try gtn(["--help"])
         XCTAssertEqual(result.status, 0)
-        for command in ["train", "eval", "sample", "bench"] { XCTAssertTrue(result.output.contains(command)) }
+        for command in ["train", "eval", "sample", "average", "bench"] { XCTAssertTrue(result.output.contains(command)) }
         let train = try gtn(["train", "--help"])
         XCTAssertTrue(train.output.contains("--resume") && train.output.contains("--curriculum"))
     }
@@ -96,6 +96,25 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["train", "--resume", "--out", dir.path, "--preset", "paper"]), mentioning: ["--preset paper", "preset cpu"])
         assertFails(try gtn(["train", "--out", dir.path]), mentioning: ["already holds a checkpoint", "--resume"])
         XCTAssertEqual(try Data(contentsOf: file), before)
+    }
+
+    func testAverageWritesTheMeanOfTheTeachersAndNeverOverwrites() throws {
+        let sources = try [1, 2].map { try tinyCheckpoint(seed: $0) }
+        let out = try temporaryDirectory().appendingPathComponent("average")
+        let result = try gtn(["average", "--out", out.path] + sources.map(\.path))
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.contains(Checkpoint.url(in: out).path), result.output)
+        let teachers = try sources.map { try Checkpoint.load(from: $0).state.teacher }
+        let averaged = try Checkpoint.load(from: out).state.teacher
+        let name = Teacher.curriculumName
+        let expected = zip(teachers[0].parameters[name].doubles, teachers[1].parameters[name].doubles).map { ($0 + $1) / 2 }
+        for (x, y) in zip(averaged.parameters[name].doubles, expected) { XCTAssertEqual(x, y, accuracy: 1e-6) }
+        let before = try Data(contentsOf: Checkpoint.url(in: out))
+        assertFails(try gtn(["average", "--out", out.path] + sources.map(\.path)), mentioning: [out.path, "already holds a checkpoint"])
+        assertFails(try gtn(["average", "--out", sources[0].path] + sources.map(\.path)), mentioning: ["already holds a checkpoint"])
+        assertFails(try gtn(["average", "--out", out.path, sources[0].path]), mentioning: ["at least two"])
+        assertFails(try gtn(["average", "--out", out.path + "2", sources[0].path, "/nonexistent/run"]), mentioning: ["/nonexistent/run"])
+        XCTAssertEqual(try Data(contentsOf: Checkpoint.url(in: out)), before)
     }
 
     func testCorruptedCheckpointIsAClearError() throws {

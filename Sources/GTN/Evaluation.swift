@@ -57,11 +57,15 @@ public struct Evaluator {
     public let data: RealData
     /// Where the evaluation's learners come from (the preset's width ranges by default).
     public var distribution: LearnerDistribution
+    /// The images every accuracy is measured on: the test set, or the validation set to choose
+    /// between teachers (such as averaging windows) without looking at the test set.
+    public var scoringSet: LabeledImages
 
     public init(teacher: Teacher, data: RealData, learners: LearnerDistribution? = nil) {
         self.teacher = teacher
         self.data = data
         distribution = learners ?? .widths(teacher.preset.widthRanges)
+        scoringSet = data.test
     }
 
     /// The evaluator a training run's configuration implies.
@@ -78,17 +82,15 @@ public struct Evaluator {
         }
     }
 
-    /// GTN-T accuracy of `count` learners on the test set (or `set`), optionally after every step.
+    /// GTN-T accuracy of `count` learners on `scoringSet`, optionally after every step.
     /// The curriculum is generated once for all learners, which then train side by side, one core
     /// each (`Parallel.map`); `progress` gets the number finished.
     ///
     /// With a `communicator` of several ranks (every rank calls this), learner k runs on rank
     /// k mod size and every rank gets all results: the same numbers as in one process.
-    public func gtnAccuracy(learners count: Int, seed: UInt64 = 1_000_003, on set: LabeledImages? = nil,
-                            curve: Bool = false, communicator: (any Communicator)? = nil,
+    public func gtnAccuracy(learners count: Int, seed: UInt64 = 1_000_003, curve: Bool = false, communicator: (any Communicator)? = nil,
                             progress: ((Int) -> Void)? = nil) throws -> GTNEvaluation {
         let start = Date()
-        let target = set ?? data.test
         var planRNG = SeededGenerator(seed: seed ^ 0x5EED)
         let plan = teacher.plan(using: &planRNG)
         let pairs = learners(count, seed: seed)
@@ -100,9 +102,9 @@ public struct Evaluator {
             var perStep = [Double](repeating: 0, count: curve ? plan.steps.count : 0)
             let trained = try teacher.train(learner, from: initial, batches: batches) { t, θ, means in
                 guard curve else { return }
-                perStep[t] = accuracy(of: learner, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: target)
+                perStep[t] = accuracy(of: learner, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: scoringSet)
             }
-            return (accuracy: accuracy(of: learner, trained, on: target), perStep: perStep)
+            return (accuracy: accuracy(of: learner, trained, on: scoringSet), perStep: perStep)
         } onResult: { finished, _, _ in progress?(finished) }
         if let communicator, communicator.size > 1 {
             // Each rank fills its learners' rows; the sum in rank order adds only zeros to them.
@@ -136,7 +138,7 @@ public struct Evaluator {
         let accuracies = try Parallel.map(learningRates.count * count) { i in
             let lr = learningRates[i / count], k = i % count
             let trained = try trainOnRealBatches(pairs[k], index: k, seed: seed, learningRate: { _ in lr }, momentum: { _ in momentum })
-            return accuracy(of: pairs[k].0, trained, on: data.test)
+            return accuracy(of: pairs[k].0, trained, on: scoringSet)
         } onResult: { finished, _, _ in progress?(finished) }
         let rows = learningRates.indices.map { r in
             RealBaseline.Row(learningRate: learningRates[r], accuracies: Array(accuracies[r * count..<(r + 1) * count]))
@@ -167,7 +169,7 @@ public struct Evaluator {
             var perStep = [Double](repeating: 0, count: T)
             _ = try trainOnRealBatches(pairs[k], index: k, seed: seed, learningRate: { _ in learningRate },
                                        momentum: { _ in momentum }) { t, θ, means in
-                perStep[t] = accuracy(of: pairs[k].0, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: data.test)
+                perStep[t] = accuracy(of: pairs[k].0, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: scoringSet)
             }
             return perStep
         }

@@ -60,7 +60,7 @@ extension Evaluator {
     /// and with the inner gradient clip they were learned under.
     public func realAccuracy(learnedBy baseline: LearnedRealBaseline, learners count: Int,
                              seed: UInt64 = 1_000_003) throws -> [Double] {
-        try learnersTrained(learnedBy: baseline, learners: count, seed: seed).map { accuracy(of: $0.learner, $0.trained, on: data.test) }
+        try learnersTrained(learnedBy: baseline, learners: count, seed: seed).map { accuracy(of: $0.learner, $0.trained, on: scoringSet) }
     }
 
     func learnersTrained(learnedBy baseline: LearnedRealBaseline, learners count: Int,

@@ -6,13 +6,14 @@ import GTN
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Measure a checkpoint's GTN-T test accuracy (and the real-data baseline).",
+        abstract: "Measure a checkpoint's GTN-T test (or validation) accuracy, and the real-data baseline.",
         discussion: """
         --curve reports the accuracy after every inner step (and, with --real-baseline, the same for real \
         data at the grid's best learning rate). Trains K fresh learners (widths drawn from the run's ranges with a fixed evaluation seed, or all \
         of the widths --widths gives, as the official MNIST configuration's one architecture 64,128,256) for T \
         steps on the teacher's curriculum with its learned learning rates and momenta, then scores them on \
-        the 10,000 test images. --real-baseline also trains the same learners for T steps on real batches \
+        the 10,000 test images (--split validation: the 10,000 validation images held out of training, to \
+        choose between teachers, such as `gtn average` windows, without looking at the test set). --real-baseline also trains the same learners for T steps on real batches \
         in two ways: with SGD (momentum 0.5) for each learning rate in {0.01, 0.02, 0.05, 0.1, 0.2, 0.5} \
         (the grid; --real-lrs replaces it), and with per-step learning rates and momenta meta-learned on real batches exactly as \
         the GTN learns its own (--learned-baseline-iterations outer iterations). The real accuracy reported \
@@ -46,6 +47,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Evaluation seed (which learners are drawn).")
     var seed: UInt64 = 1_000_003
 
+    @Option(help: "Images every accuracy is measured on: test or validation.")
+    var split: EvaluationSplit = .test
+
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
 
@@ -64,6 +68,8 @@ struct Evaluate: ParsableCommand {
         var gtnAccuracies: [Double]
         var steps: Int
         var learners: Int
+        /// The images the accuracies are measured on: "test" or "validation".
+        var split: String
         var outerIterations: Int
         var preset: String
         var curriculum: String
@@ -104,18 +110,19 @@ struct Evaluate: ParsableCommand {
             }
         }
         let realData = try data.load(defaultKind: DatasetKind(rawValue: configuration.dataset))
-        let evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
+        var evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
+        if split == .validation { evaluator.scoringSet = realData.validation }
         let result = try evaluator.gtnAccuracy(learners: learners, seed: seed, curve: curve) { k in
             Terminal.status("GTN learners: \(k)/\(learners)")
         }
         var report = Report(gtnAccuracyMean: result.mean, gtnAccuracyStd: result.standardDeviation, gtnAccuracies: result.accuracies,
-                            steps: result.steps, learners: learners, outerIterations: state.iteration,
+                            steps: result.steps, learners: learners, split: split.rawValue, outerIterations: state.iteration,
                             preset: configuration.preset.name.rawValue, curriculum: configuration.curriculum.rawValue,
                             widths: widths.map { [$0.conv1, $0.conv2, $0.fc] }, architectures: result.architectures,
                             accuracyCurve: result.curve, seconds: result.seconds)
         if !json {
-            Terminal.result(String(format: "GTN-%d test accuracy after %d outer iterations: %.2f%% ± %.2f over %d learners",
-                                 result.steps, state.iteration, 100 * result.mean, 100 * result.standardDeviation, learners)
+            Terminal.result(String(format: "GTN-%d %@ accuracy after %d outer iterations: %.2f%% ± %.2f over %d learners",
+                                 result.steps, split.rawValue, state.iteration, 100 * result.mean, 100 * result.standardDeviation, learners)
                             + (widths.map { " of widths \($0)" } ?? ""))
             if let c = result.curve {
                 Terminal.result("accuracy after each step: " + c.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
@@ -174,6 +181,12 @@ struct Evaluate: ParsableCommand {
             Terminal.result(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
+}
+
+/// The images `gtn eval` measures accuracy on.
+enum EvaluationSplit: String, ExpressibleByArgument, CaseIterable {
+    case test
+    case validation
 }
 
 /// The population standard deviation, as `GTNEvaluation` reports it.

@@ -199,6 +199,11 @@ final class CLITests: XCTestCase {
         XCTAssertNil(drawn["widths"])
         XCTAssertEqual((drawn["architectures"] as? [String])?.count, 3)
         XCTAssertNotEqual(drawn["architectures"] as? [String], architectures)
+        XCTAssertEqual(drawn["split"] as? String, "test")
+        let validation = try evaluate(["--split", "validation"])
+        XCTAssertEqual(validation["split"] as? String, "validation")
+        XCTAssertEqual(validation["architectures"] as? [String], drawn["architectures"] as? [String])
+        XCTAssertNotEqual(validation["gtn_accuracies"] as? [Double], drawn["gtn_accuracies"] as? [Double])
     }
 
     /// A run's config.json replays it: the new run trains the same configuration, and writes

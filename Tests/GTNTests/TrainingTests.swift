@@ -120,31 +120,35 @@ final class TrainingTests: XCTestCase {
     }
 
     /// Evaluation generates the curriculum once and trains its learners side by side: each
-    /// learner's accuracy and per-step curve must equal training that learner alone.
+    /// learner's accuracy and per-step curve must equal training that learner alone, on the test
+    /// set or, when asked, the validation set.
     func testEvaluationMatchesTrainingEachLearnerAlone() throws {
         let trainer = MetaTrainer(configuration: Self.tinyConfiguration(), data: Self.syntheticData)
         _ = try trainer.step()
         let teacher = trainer.state.teacher
-        let evaluator = Evaluator(teacher: teacher, data: Self.syntheticData, configuration: trainer.configuration)
+        var evaluator = Evaluator(teacher: teacher, data: Self.syntheticData, configuration: trainer.configuration)
         let seed: UInt64 = 42, count = 3
-        let result = try evaluator.gtnAccuracy(learners: count, seed: seed, curve: true)
-
         var planRNG = SeededGenerator(seed: seed ^ 0x5EED)
         let plan = teacher.plan(using: &planRNG)
-        var curve = [Double](repeating: 0, count: plan.steps.count)
-        var accuracies: [Double] = []
-        for (learner, initial) in evaluator.learners(count, seed: seed) {
-            let trained = try Parallel.serially {
-                try teacher.train(learner, from: initial, plan: plan) { t, θ, means in
-                    let partial = TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: [])
-                    curve[t] += accuracy(of: learner, partial, on: Self.syntheticData.test) / Double(count)
+        for images in [Self.syntheticData.test, Self.syntheticData.validation] {
+            evaluator.scoringSet = images
+            let result = try evaluator.gtnAccuracy(learners: count, seed: seed, curve: true)
+            var curve = [Double](repeating: 0, count: plan.steps.count)
+            var accuracies: [Double] = []
+            for (learner, initial) in evaluator.learners(count, seed: seed) {
+                let trained = try Parallel.serially {
+                    try teacher.train(learner, from: initial, plan: plan) { t, θ, means in
+                        let partial = TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: [])
+                        curve[t] += accuracy(of: learner, partial, on: images) / Double(count)
+                    }
                 }
+                accuracies.append(accuracy(of: learner, trained, on: images))
             }
-            accuracies.append(accuracy(of: learner, trained, on: Self.syntheticData.test))
+            XCTAssertEqual(result.accuracies, accuracies)
+            XCTAssertEqual(result.curve, curve)
+            XCTAssertGreaterThan(Set(curve).count, 1, "the curve must move, or the comparison shows nothing")
         }
-        XCTAssertEqual(result.accuracies, accuracies)
-        XCTAssertEqual(result.curve, curve)
-        XCTAssertGreaterThan(Set(curve).count, 1, "the curve must move, or the comparison shows nothing")
+        XCTAssertNotEqual(Self.syntheticData.test.count, Self.syntheticData.validation.count, "the two sets must be told apart")
     }
 
     /// A few outer iterations on real MNIST make the teacher better at what it is asked: the

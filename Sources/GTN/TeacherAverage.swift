@@ -57,9 +57,7 @@ public enum TeacherAverage {
         let loaded = try sources.map { try Checkpoint.load(from: $0) }
         let teacher = try mean(loaded.map(\.state.teacher))
         // The latest source gives the rest of the state; on ties, the last given.
-        guard let latest = loaded.indices.max(by: { loaded[$0].state.iteration <= loaded[$1].state.iteration }) else {
-            throw TeacherAverageError(description: "nothing to average: no checkpoints given")
-        }
+        let latest = loaded.indices.reduce(0) { loaded[$1].state.iteration >= loaded[$0].state.iteration ? $1 : $0 }
         var state = loaded[latest].state
         state.teacher = teacher
         try Checkpoint.save(state, configuration: loaded[latest].configuration, to: destination)

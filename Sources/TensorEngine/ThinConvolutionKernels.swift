@@ -53,10 +53,7 @@ enum ThinConvolutionKernels {
 
     /// Runs `body(worker, image)` for every image, workers taking contiguous runs.
     static func forEachImage(_ g: ConvGeometry, _ body: (Int, Int) -> Void) {
-        let workers = g.splitCount(g.batch)
-        Parallel.forEachChunk(workers) { w in
-            for n in (g.batch * w / workers)..<(g.batch * (w + 1) / workers) { body(w, n) }
-        }
+        g.forEachChunk(imagesPerChunk: 1, workers: g.splitCount(g.batch)) { worker, images in body(worker, images.lowerBound) }
     }
 
     static func workers(_ g: ConvGeometry) -> Int { Swift.max(1, Swift.min(Parallel.threadCount, g.batch)) }

@@ -51,6 +51,23 @@ public enum Checkpoint {
         try AtomicFile.write(try encoder.encode(configuration), to: directory.appendingPathComponent(configurationFileName))
     }
 
+    /// Copies the checkpoint in `source` (both files, each atomically) to `destination`: how a run
+    /// keeps a snapshot of the checkpoint it has just saved without checking and encoding the
+    /// state a second time.
+    public static func copy(from source: URL, to destination: URL) throws {
+        try Directory.create(destination, role: "checkpoint directory")
+        for name in [fileName, configurationFileName] {
+            let file = source.appendingPathComponent(name)
+            let data: Data
+            do {
+                data = try Data(contentsOf: file)
+            } catch {
+                throw CheckpointError(description: "\(file.path): cannot be read to copy it to \(destination.path): \(error.localizedDescription)")
+            }
+            try AtomicFile.write(data, to: destination.appendingPathComponent(name))
+        }
+    }
+
     /// A checkpoint's bytes, as `save` would write them (without its finiteness check): how rank 0
     /// hands its state to the other ranks.
     public static func encode(_ state: TrainingState, configuration: TrainingConfiguration) throws -> Data {

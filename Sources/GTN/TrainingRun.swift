@@ -222,7 +222,7 @@ public final class TrainingRun {
             onEvent(.checkpointWritten(iteration: lastSaved, url: checkpointURL))
             guard snapshot else { return }
             let snapshotDirectory = snapshotDirectory(iteration: lastSaved)
-            try timed { try Checkpoint.save(trainer.state, configuration: configuration, to: snapshotDirectory) }
+            try timed { try Checkpoint.copy(from: directory, to: snapshotDirectory) }
             onEvent(.snapshotWritten(iteration: lastSaved, directory: snapshotDirectory))
         }
         func evaluate(final: Bool) throws {

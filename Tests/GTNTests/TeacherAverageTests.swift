@@ -50,6 +50,9 @@ final class TeacherAverageTests: XCTestCase {
             if case .snapshotWritten(let iteration, let url) = event {
                 snapshots.append(iteration)
                 XCTAssertEqual(url, run.snapshotDirectory(iteration: iteration))
+                // The snapshot is the checkpoint just saved, byte for byte.
+                XCTAssertEqual(try? Data(contentsOf: Checkpoint.url(in: url)), try? Data(contentsOf: Checkpoint.url(in: directory)))
+                XCTAssertNotNil(try? Data(contentsOf: url.appendingPathComponent("config.json")))
             }
         }
         XCTAssertEqual(snapshots, [2, 4])

@@ -45,6 +45,16 @@ final class TrainingTests: XCTestCase {
             XCTAssertEqual(a.scalars, b.scalars)
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(Checkpoint.configurationFileName).path))
+
+        // A copy holds the same bytes; copying from a directory without a checkpoint names it.
+        let copy = try temporaryDirectory().appendingPathComponent("copy")
+        try Checkpoint.copy(from: dir, to: copy)
+        XCTAssertEqual(try Data(contentsOf: Checkpoint.url(in: copy)), try Data(contentsOf: Checkpoint.url(in: dir)))
+        let empty = try temporaryDirectory()
+        XCTAssertThrowsError(try Checkpoint.copy(from: empty, to: copy)) { error in
+            XCTAssertTrue("\(error)".contains(Checkpoint.url(in: empty).path), "\(error)")
+        }
+        XCTAssertEqual(try Data(contentsOf: Checkpoint.url(in: copy)), try Data(contentsOf: Checkpoint.url(in: dir)))
     }
 
     func testResumeGivesTheSameResultAsAnUninterruptedRun() throws {

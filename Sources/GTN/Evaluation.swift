@@ -21,6 +21,25 @@ public func accuracy(of learner: Learner, _ trained: TrainedLearner, on set: Lab
     }
 }
 
+/// The labelled images an evaluation scores on.
+public enum EvaluationSplit: String, Codable, Sendable, CaseIterable {
+    /// The 10,000 test images: what results are reported on.
+    case test
+    /// The 10,000 validation images held out of training: to choose between teachers (a run's
+    /// checkpoints, averaging windows) without looking at the test set.
+    case validation
+}
+
+extension RealData {
+    /// The images of `split`.
+    public func images(for split: EvaluationSplit) -> LabeledImages {
+        switch split {
+        case .test: test
+        case .validation: validation
+        }
+    }
+}
+
 /// GTN-T accuracy (docs/gtn.md §9): K fresh learners trained for T steps on the teacher's
 /// curriculum and scored on a labelled set.
 public struct GTNEvaluation: Codable, Sendable {
@@ -60,6 +79,9 @@ public struct Evaluator {
     /// The images every accuracy is measured on: the test set, or the validation set to choose
     /// between teachers (such as averaging windows) without looking at the test set.
     public var scoringSet: LabeledImages
+
+    /// Scores on the images of `split` from now on.
+    public mutating func score(on split: EvaluationSplit) { scoringSet = data.images(for: split) }
 
     public init(teacher: Teacher, data: RealData, learners: LearnerDistribution? = nil) {
         self.teacher = teacher

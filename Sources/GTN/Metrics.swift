@@ -37,11 +37,19 @@ public struct EvaluationRecord: Codable, Sendable {
     public var gtnAccuracyStd: Double
     public var accuracies: [Double]
     public var steps: Int
+    /// The images the learners were scored on; absent (the test set) in logs written before
+    /// in-run evaluations could score on validation.
+    public var split: EvaluationSplit?
 
-    public init(iteration: Int, elapsedSeconds: Double, runElapsedSeconds: Double? = nil, evaluation: GTNEvaluation) {
+    /// The images the learners were scored on.
+    public var scoredOn: EvaluationSplit { split ?? .test }
+
+    public init(iteration: Int, elapsedSeconds: Double, runElapsedSeconds: Double? = nil, split: EvaluationSplit = .test,
+                evaluation: GTNEvaluation) {
         self.iteration = iteration
         self.elapsedSeconds = elapsedSeconds
         self.runElapsedSeconds = runElapsedSeconds
+        self.split = split
         gtnAccuracyMean = evaluation.mean
         gtnAccuracyStd = evaluation.standardDeviation
         accuracies = evaluation.accuracies

@@ -27,12 +27,18 @@ public final class TrainingRun {
         /// Also keep a copy of the checkpoint every N outer iterations (0: none) in
         /// `snapshots/iteration-N`, to average later (`TeacherAverage`).
         public var snapshotEvery = 0
+        /// The images evaluations score on. Choosing a checkpoint or an averaging window by the
+        /// run's own curve is choosing on these images: `.validation` keeps the test set for the
+        /// result.
+        public var evaluationSplit = EvaluationSplit.test
 
-        public init(evaluateEvery: Int = 10, evaluationLearners: Int = 8, checkpointEvery: Int = 10, snapshotEvery: Int = 0) {
+        public init(evaluateEvery: Int = 10, evaluationLearners: Int = 8, checkpointEvery: Int = 10, snapshotEvery: Int = 0,
+                    evaluationSplit: EvaluationSplit = .test) {
             self.evaluateEvery = evaluateEvery
             self.evaluationLearners = evaluationLearners
             self.checkpointEvery = checkpointEvery
             self.snapshotEvery = snapshotEvery
+            self.evaluationSplit = evaluationSplit
         }
     }
 
@@ -227,7 +233,9 @@ public final class TrainingRun {
         }
         func evaluate(final: Bool) throws {
             let learners = policy.evaluationLearners
-            let evaluator = Evaluator(teacher: trainer.state.teacher, data: trainer.data, configuration: configuration)
+            let split = policy.evaluationSplit
+            var evaluator = Evaluator(teacher: trainer.state.teacher, data: trainer.data, configuration: configuration)
+            evaluator.score(on: split)
             var evaluation: GTNEvaluation?
             try timed {
                 evaluation = try withoutActuallyEscaping(onEvent) { report in
@@ -238,7 +246,7 @@ public final class TrainingRun {
             }
             guard let result = evaluation else { return }
             let record = EvaluationRecord(iteration: trainer.state.iteration, elapsedSeconds: Date().timeIntervalSince(start),
-                                          runElapsedSeconds: trainer.state.elapsedSeconds, evaluation: result)
+                                          runElapsedSeconds: trainer.state.elapsedSeconds, split: split, evaluation: result)
             if isWriter { try MetricsLog.append(record, to: metricsURL) }
             lastEvaluated = trainer.state.iteration
             onEvent(.evaluationFinished(record, result, final: final))

@@ -111,7 +111,7 @@ struct Evaluate: ParsableCommand {
         }
         let realData = try data.load(defaultKind: DatasetKind(rawValue: configuration.dataset))
         var evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
-        if split == .validation { evaluator.scoringSet = realData.validation }
+        evaluator.score(on: split)
         let result = try evaluator.gtnAccuracy(learners: learners, seed: seed, curve: curve) { k in
             Terminal.status("GTN learners: \(k)/\(learners)")
         }
@@ -181,12 +181,6 @@ struct Evaluate: ParsableCommand {
             Terminal.result(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
-}
-
-/// The images `gtn eval` measures accuracy on.
-enum EvaluationSplit: String, ExpressibleByArgument, CaseIterable {
-    case test
-    case validation
 }
 
 /// The population standard deviation, as `GTNEvaluation` reports it.

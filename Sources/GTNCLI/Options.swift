@@ -9,6 +9,7 @@ extension Preset.Name: ExpressibleByArgument {}
 extension CurriculumKind: ExpressibleByArgument {}
 extension MemoryMode: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
+extension EvaluationSplit: ExpressibleByArgument {}
 
 extension LearnerWidths: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }

@@ -19,7 +19,7 @@ struct Train: ParsableCommand {
         A killed run continues exactly where its last checkpoint left it with --resume. The \
         checkpoint decides what is trained (preset, dataset, widths, curriculum, seed, ...); on resume \
         only --outer, --time-limit, --learners-per-iteration, --eval-every, --eval-learners, \
-        --checkpoint-every, --snapshot-every, --data-dir and --check-finite may be given freely, and any other flag must \
+        --eval-split, --checkpoint-every, --snapshot-every, --data-dir and --check-finite may be given freely, and any other flag must \
         agree with the checkpoint. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
         130 or 143; a second one exits at once. \
@@ -72,8 +72,11 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its checkpoint.")
     var resume = false
 
-    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate GTN-T test accuracy every N outer iterations (0: only at the end).")
+    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate GTN-T accuracy (on --eval-split) every N outer iterations (0: only at the end).")
     var evaluateEvery: Int = 10
+
+    @Option(name: .customLong("eval-split"), help: "Images the run's evaluations score on: test, or validation to choose a checkpoint or an averaging window by the run's curve without looking at the test set (then measure the choice with `gtn eval`). May change on --resume; metrics.jsonl records each evaluation's split.")
+    var evaluationSplit: EvaluationSplit = .test
 
     @Option(name: .customLong("eval-learners"), parsing: .unconditional, help: "Fresh learners per evaluation (K, at most \(Limits.learners)).")
     var evaluationLearners: Int = 8
@@ -236,7 +239,7 @@ struct Train: ParsableCommand {
 
     var policy: TrainingRun.Policy {
         TrainingRun.Policy(evaluateEvery: evaluateEvery, evaluationLearners: evaluationLearners, checkpointEvery: checkpointEvery,
-                           snapshotEvery: snapshotEvery)
+                           snapshotEvery: snapshotEvery, evaluationSplit: evaluationSplit)
     }
 
     func run() throws {
@@ -339,8 +342,8 @@ struct TrainingProgress {
         case .evaluationFinished(let record, let evaluation, let final):
             lastAccuracy = (record.iteration, record.gtnAccuracyMean)
             let print = final ? Terminal.result : Terminal.line
-            print(String(format: "%@ after %d outer iterations: GTN-%d test accuracy %.2f%% ± %.2f (K=%d, %.1f s)",
-                                 final ? "final evaluation" : "evaluation", record.iteration, record.steps,
+            print(String(format: "%@ after %d outer iterations: GTN-%d %@ accuracy %.2f%% ± %.2f (K=%d, %.1f s)",
+                                 final ? "final evaluation" : "evaluation", record.iteration, record.steps, record.scoredOn.rawValue,
                                  100 * record.gtnAccuracyMean, 100 * record.gtnAccuracyStd, evaluation.learners,
                                  evaluation.seconds))
         case .checkpointWritten:

@@ -52,12 +52,19 @@ public struct RunHistory {
         }
     }
 
-    /// Real-data baselines from the saved evaluation, best first as `gtn eval` names them.
+    /// The images the saved evaluation scored on (files written before `--split` existed: test).
+    public var evaluationSplit: EvaluationSplit {
+        (evaluation?["split"] as? String).flatMap(EvaluationSplit.init(rawValue:)) ?? .test
+    }
+
+    /// Real-data baselines from the saved evaluation, best first as `gtn eval` names them (with
+    /// the split when it is not the test set).
     public var baselines: [(name: String, accuracy: Double)] {
         guard let evaluation else { return [] }
         let steps = (evaluation["steps"] as? Int).map { "-\($0)" } ?? ""
-        return [("real_grid_accuracy_mean", "real\(steps), best lr of the grid"),
-                ("real_learned_accuracy_mean", "real\(steps), learned lr/momentum")]
+        let split = evaluationSplit == .test ? "" : ", \(evaluationSplit.rawValue)"
+        return [("real_grid_accuracy_mean", "real\(steps), best lr of the grid\(split)"),
+                ("real_learned_accuracy_mean", "real\(steps), learned lr/momentum\(split)")]
             .compactMap { key, name in (evaluation[key] as? Double).map { (name, $0) } }
     }
 

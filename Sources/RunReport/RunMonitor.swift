@@ -23,8 +23,11 @@ public final class RunMonitor {
         public static let finalLoss = "train/final_loss"
         public static let gradientNorm = "train/gradient_norm"
         public static let outerLearningRate = "train/outer_learning_rate"
+        /// Test-set accuracy (the tags predate `--eval-split`, so resumed runs keep one curve).
         public static let accuracyMean = "eval/gtn_accuracy_mean"
         public static let accuracyStd = "eval/gtn_accuracy_std"
+        public static let validationAccuracyMean = "eval/gtn_validation_accuracy_mean"
+        public static let validationAccuracyStd = "eval/gtn_validation_accuracy_std"
         public static let curriculum = "eval/curriculum"
     }
 
@@ -44,8 +47,10 @@ public final class RunMonitor {
             try events?.addScalar(Tag.gradientNorm, m.gradientNorm, step: m.iteration)
             try events?.addScalar(Tag.outerLearningRate, m.outerLearningRate, step: m.iteration)
         case .evaluationFinished(let record, _, _):
-            try events?.addScalar(Tag.accuracyMean, record.gtnAccuracyMean, step: record.iteration)
-            try events?.addScalar(Tag.accuracyStd, record.gtnAccuracyStd, step: record.iteration)
+            let (mean, std) = record.scoredOn == .test ? (Tag.accuracyMean, Tag.accuracyStd)
+                : (Tag.validationAccuracyMean, Tag.validationAccuracyStd)
+            try events?.addScalar(mean, record.gtnAccuracyMean, step: record.iteration)
+            try events?.addScalar(std, record.gtnAccuracyStd, step: record.iteration)
             // One rendering of the current teacher's curriculum serves both views.
             let grid = CurriculumGrid.render(run.state.teacher)
             try events?.addImage(Tag.curriculum, png: grid.pngData(), width: grid.size.width, height: grid.size.height,

@@ -104,8 +104,8 @@ public struct RunReport {
         }
         timing.append(("evaluations", "\(evals.count)"))
         if let last = evals.last {
-            timing.append(("last evaluation", String(format: "GTN-%d %.2f%% ± %.2f after %d iterations (K=%d)", last.steps,
-                                                     100 * last.gtnAccuracyMean, 100 * last.gtnAccuracyStd, last.iteration, last.accuracies.count)))
+            timing.append(("last evaluation", String(format: "GTN-%d %@ accuracy %.2f%% ± %.2f after %d iterations (K=%d)", last.steps,
+                                                     last.scoredOn.rawValue, 100 * last.gtnAccuracyMean, 100 * last.gtnAccuracyStd, last.iteration, last.accuracies.count)))
             timing.append(("training time at last evaluation", duration(trainingTimes().last ?? 0)))
         }
         for (name, accuracy) in history.baselines { timing.append((name, String(format: "%.2f%%", 100 * accuracy))) }
@@ -189,29 +189,37 @@ public struct RunReport {
         }
     }
 
+    /// One series per split the run's evaluations scored on (`--eval-split` may change on resume).
     private func accuracyCharts() -> [SVGChart] {
         let evals = history.evaluations
         let steps = evals.last.map { "GTN-\($0.steps)" } ?? "GTN"
+        let splits = EvaluationSplit.allCases.filter { split in evals.contains { $0.scoredOn == split } }
+        let named = splits.count == 1 ? "\(splits[0].rawValue) accuracy" : "accuracy"
         let baselines = zip(history.baselines, [Self.colors.green, Self.colors.orange]).map {
             SVGChart.ReferenceLine($0.name, y: 100 * $0.accuracy, color: $1)
         }
         func chart(_ title: String, _ xLabel: String, _ xs: [Double]) -> SVGChart {
-            var c = SVGChart(title: title, xLabel: xLabel, yLabel: "test accuracy (%)")
-            c.series = [SVGChart.Series("\(steps) mean ± std", points: zip(xs, evals).map { ($0, 100 * $1.gtnAccuracyMean) },
-                                        color: Self.colors.blue, style: .lineAndMarkers(radius: 3),
-                                        errors: evals.map { 100 * $0.gtnAccuracyStd },
-                                        hoverTexts: evals.map { String(format: "iteration %d: %.2f%% ± %.2f (K=%d)", $0.iteration,
-                                                                       100 * $0.gtnAccuracyMean, 100 * $0.gtnAccuracyStd, $0.accuracies.count) })]
+            var c = SVGChart(title: title, xLabel: xLabel, yLabel: "\(named) (%)")
+            c.series = (splits.isEmpty ? [.test] : splits).map { split in
+                let rows = zip(xs, evals).filter { $0.1.scoredOn == split }
+                return SVGChart.Series(splits.count > 1 ? "\(steps) \(split.rawValue), mean ± std" : "\(steps) mean ± std",
+                                       points: rows.map { ($0, 100 * $1.gtnAccuracyMean) },
+                                       color: split == .test ? Self.colors.blue : Self.colors.purple, style: .lineAndMarkers(radius: 3),
+                                       errors: rows.map { 100 * $1.gtnAccuracyStd },
+                                       hoverTexts: rows.map { String(format: "iteration %d: %.2f%% ± %.2f (K=%d, %@)", $1.iteration, 100 * $1.gtnAccuracyMean,
+                                                                     100 * $1.gtnAccuracyStd, $1.accuracies.count, $1.scoredOn.rawValue) })
+            }
             c.referenceLines = baselines
             return c
         }
-        return [chart("\(steps) test accuracy by outer iteration", "outer iteration", evals.map { Double($0.iteration) }),
-                chart("\(steps) test accuracy by training time", "seconds of training (incl. evaluations)", trainingTimes())]
+        return [chart("\(steps) \(named) by outer iteration", "outer iteration", evals.map { Double($0.iteration) }),
+                chart("\(steps) \(named) by training time", "seconds of training (incl. evaluations)", trainingTimes())]
     }
 
     private func stepCurveChart() -> SVGChart? {
         guard let evaluation = history.evaluation, let curve = evaluation["accuracy_curve"] as? [Double], !curve.isEmpty else { return nil }
-        var chart = SVGChart(title: "Test accuracy after each inner step", xLabel: "inner step", yLabel: "test accuracy (%)")
+        let split = history.evaluationSplit.rawValue
+        var chart = SVGChart(title: "Accuracy after each inner step (\(split))", xLabel: "inner step", yLabel: "\(split) accuracy (%)")
         chart.series = [SVGChart.Series("GTN", points: curve.enumerated().map { (Double($0.offset + 1), 100 * $0.element) },
                                         color: Self.colors.blue, style: .lineAndMarkers(radius: 2.5))]
         if let real = evaluation["real_accuracy_curve"] as? [Double], !real.isEmpty {

@@ -79,6 +79,7 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["train", "--outer=-3"]), mentioning: ["--outer", "-3"])
         assertFails(try gtn(["train", "--batch", "0"]), mentioning: ["--batch", "0"])
         assertFails(try gtn(["train", "--curriculum", "sideways"]), mentioning: ["sideways"])
+        assertFails(try gtn(["train", "--eval-split", "train"]), mentioning: ["--eval-split", "train"])
         assertFails(try gtn(["train", "--widths", "16,x,3"]), mentioning: ["widths"])
         assertFails(try gtn(["train", "--learner-family", "search-space", "--widths", "8,8,8"]), mentioning: ["--learner-family", "--widths"])
         assertFails(try gtn(["train", "--learner-family", "everything"]), mentioning: ["everything"])
@@ -224,8 +225,14 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(events.filter { $0.hasPrefix("events.out.tfevents.") }.count, 1)
         // Flags override the file.
         let longer = try temporaryDirectory().appendingPathComponent("longer")
-        XCTAssertEqual(try gtn(["train", "--config", source.appendingPathComponent("config.json").path, "--out", longer.path, "--outer", "2",
-                                "--eval-learners", "1", "--data-dir", data.path, "--quiet"]).status, 0)
+        let validated = try gtn(["train", "--config", source.appendingPathComponent("config.json").path, "--out", longer.path, "--outer", "2",
+                                 "--eval-learners", "1", "--eval-split", "validation", "--data-dir", data.path, "--quiet"])
+        XCTAssertEqual(validated.status, 0, validated.error)
         XCTAssertEqual(try Checkpoint.load(from: longer).configuration.outerIterations, 2)
+        // --eval-split: the final evaluation scored the validation images, and says so.
+        XCTAssertTrue(validated.output.contains("validation accuracy"), validated.output)
+        let metrics = try String(contentsOf: longer.appendingPathComponent(MetricsLog.fileName), encoding: .utf8)
+        XCTAssertTrue(metrics.contains("\"split\":\"validation\""), metrics)
+        XCTAssertFalse(metrics.contains("\"split\":\"test\""), metrics)
     }
 }

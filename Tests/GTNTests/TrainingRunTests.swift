@@ -110,6 +110,34 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(learners.map { $0.split(separator: " ").count }, [1, 2, 2])
     }
 
+    /// In-run evaluations score on the policy's split, which may change on resume, and each row
+    /// says which it scored on.
+    func testEvaluationsScoreOnThePolicysSplitAndMayChangeOnResume() throws {
+        let directory = try temporaryDirectory(), data = TrainingTests.syntheticData
+        var policy = Self.policy
+        policy.evaluationSplit = .validation
+        do {
+            let first = try TrainingRun.start(in: directory, configuration: configuration(outer: 2), data: data, policy: policy)
+            try first.run()
+        }
+        let (saved, state) = try Checkpoint.load(from: directory)
+        func accuracies(on split: EvaluationSplit) throws -> [Double] {
+            var evaluator = Evaluator(teacher: state.teacher, data: data, configuration: saved)
+            evaluator.score(on: split)
+            return try evaluator.gtnAccuracy(learners: policy.evaluationLearners).accuracies
+        }
+        let onValidation = try accuracies(on: .validation), onTest = try accuracies(on: .test)
+        XCTAssertNotEqual(onValidation, onTest, "the two splits must tell apart for this test to mean anything")
+
+        policy.evaluationSplit = .test
+        let second = try TrainingRun.resume(in: directory, data: data, policy: policy, outerIterations: 4)
+        try second.run()
+        let rows = try metricsRows(second).filter { $0["type"] as? String == "evaluation" }
+        XCTAssertEqual(rows.compactMap { $0["iteration"] as? Int }, [2, 4])
+        XCTAssertEqual(rows.compactMap { $0["split"] as? String }, ["validation", "test"])
+        XCTAssertEqual(rows.first?["accuracies"] as? [Double], onValidation)
+    }
+
     func testTimeBudgetStopsAfterTheFirstIterationWithACheckpointAndAnEvaluation() throws {
         var configuration = configuration(outer: 4)
         configuration.timeBudget = 1e-9

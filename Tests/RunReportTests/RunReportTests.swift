@@ -11,7 +11,8 @@ import XCTest
 /// A tiny real run observed by `RunMonitor`: its report renders in headless Chromium with every
 /// chart drawn, and TensorBoard's own reader finds in the event files what metrics.jsonl holds.
 final class RunReportTests: XCTestCase {
-    /// Four outer iterations, evaluations at 2 and 4, with a saved eval.json and a nas.json beside.
+    /// Four outer iterations, evaluations at 2 (test images) and 4 (validation images, as after a
+    /// resume with `--eval-split validation`), with a saved eval.json and a nas.json beside.
     static let run: Result<URL, any Error> = Result {
         let c = TinyRun.configuration(outerIterations: 4)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gtn-report-\(UUID().uuidString)")
@@ -21,6 +22,7 @@ final class RunReportTests: XCTestCase {
         var failure: (any Error)?
         try run.run { event in
             do { try monitor.record(event) } catch { failure = error }
+            if case .evaluationFinished = event { run.policy.evaluationSplit = .validation }
         }
         if let failure { throw failure }
         let evaluation: [String: Any] = ["steps": 3, "accuracy_curve": [0.2, 0.35, 0.5],
@@ -73,6 +75,34 @@ final class RunReportTests: XCTestCase {
         XCTAssertEqual(try times([row(10, 80, run: 90), row(20, 30, run: 130)]), [90, 130])
         XCTAssertEqual(try times([row(10, 80), row(20, 30)]), [80, 110])
         XCTAssertEqual(try times([row(10, 80), row(20, 30, run: 130)]), [80, 110])
+    }
+
+    /// A run whose evaluations moved from the test to the validation images (`--eval-split` on
+    /// resume) draws one series for each, and baselines say which images they were measured on.
+    func testEachSplitIsItsOwnSeriesAndSaysWhichImagesItScored() throws {
+        let directory = try temporaryDirectory()
+        func row(_ iteration: Int, _ split: String?) -> String {
+            "{\"type\":\"evaluation\",\"iteration\":\(iteration),\"elapsed_seconds\":\(iteration),"
+                + (split.map { "\"split\":\"\($0)\"," } ?? "")
+                + "\"gtn_accuracy_mean\":0.5,\"gtn_accuracy_std\":0,\"accuracies\":[0.5],\"steps\":3}"
+        }
+        let metrics = directory.appendingPathComponent(MetricsLog.fileName)
+        try ([row(10, nil), row(20, "test"), row(30, "validation")].joined(separator: "\n") + "\n").write(to: metrics, atomically: true, encoding: .utf8)
+        let evaluation: [String: Any] = ["steps": 3, "split": "validation", "accuracy_curve": [0.2, 0.5], "real_grid_accuracy_mean": 0.6]
+        try JSONSerialization.data(withJSONObject: evaluation).write(to: directory.appendingPathComponent(RunHistory.evaluationFileName))
+        let report = try RunReport.load(directory: directory)
+        XCTAssertEqual(report.history.evaluations.map(\.scoredOn), [.test, .test, .validation])
+        let html = report.html()
+        XCTAssertTrue(html.contains("GTN-3 test, mean ± std") && html.contains("GTN-3 validation, mean ± std"))
+        XCTAssertTrue(html.contains("iteration 30: 50.00% ± 0.00 (K=1, validation)"))
+        XCTAssertTrue(html.contains("real-3, best lr of the grid, validation"))
+        XCTAssertTrue(html.contains("validation accuracy (%)"), "the per-step curve is eval.json's split")
+
+        // One split: the axis names it and the series needs no split in its name.
+        try (row(10, nil) + "\n").write(to: metrics, atomically: true, encoding: .utf8)
+        let single = try RunReport.load(directory: directory).html()
+        XCTAssertTrue(single.contains("GTN-3 test accuracy by outer iteration") && single.contains("GTN-3 mean ± std"))
+        XCTAssertFalse(single.contains("GTN-3 test, mean ± std"))
     }
 
     func testTrainingWritesTheReportAndItIsSelfContained() throws {
@@ -208,13 +238,19 @@ final class RunReportTests: XCTestCase {
             }
         }
         XCTAssertEqual(Set(scalars.keys), [RunMonitor.Tag.metaLoss, RunMonitor.Tag.finalLoss, RunMonitor.Tag.gradientNorm,
-                                          RunMonitor.Tag.outerLearningRate, RunMonitor.Tag.accuracyMean, RunMonitor.Tag.accuracyStd])
+                                          RunMonitor.Tag.outerLearningRate, RunMonitor.Tag.accuracyMean, RunMonitor.Tag.accuracyStd,
+                                          RunMonitor.Tag.validationAccuracyMean, RunMonitor.Tag.validationAccuracyStd])
         check(RunMonitor.Tag.metaLoss, history.iterations.map { ($0.iteration, $0.metaLoss) })
         check(RunMonitor.Tag.finalLoss, history.iterations.map { ($0.iteration, $0.finalLoss ?? .nan) })
         check(RunMonitor.Tag.gradientNorm, history.iterations.map { ($0.iteration, $0.gradientNorm) })
         check(RunMonitor.Tag.outerLearningRate, history.iterations.map { ($0.iteration, $0.outerLearningRate) })
-        check(RunMonitor.Tag.accuracyMean, history.evaluations.map { ($0.iteration, $0.gtnAccuracyMean) })
-        check(RunMonitor.Tag.accuracyStd, history.evaluations.map { ($0.iteration, $0.gtnAccuracyStd) })
+        XCTAssertEqual(history.evaluations.map(\.scoredOn), [.test, .validation])
+        for (split, mean, std) in [(EvaluationSplit.test, RunMonitor.Tag.accuracyMean, RunMonitor.Tag.accuracyStd),
+                                   (.validation, RunMonitor.Tag.validationAccuracyMean, RunMonitor.Tag.validationAccuracyStd)] {
+            let rows = history.evaluations.filter { $0.scoredOn == split }
+            check(mean, rows.map { ($0.iteration, $0.gtnAccuracyMean) })
+            check(std, rows.map { ($0.iteration, $0.gtnAccuracyStd) })
+        }
 
         let grids = try XCTUnwrap(images[RunMonitor.Tag.curriculum])
         XCTAssertEqual(grids.map { $0[0] as? Int }, [2, 4])

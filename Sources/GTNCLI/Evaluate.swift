@@ -68,8 +68,8 @@ struct Evaluate: ParsableCommand {
         var gtnAccuracies: [Double]
         var steps: Int
         var learners: Int
-        /// The images the accuracies are measured on: "test" or "validation".
-        var split: String
+        /// The images the accuracies are measured on.
+        var split: EvaluationSplit
         var outerIterations: Int
         var preset: String
         var curriculum: String
@@ -116,7 +116,7 @@ struct Evaluate: ParsableCommand {
             Terminal.status("GTN learners: \(k)/\(learners)")
         }
         var report = Report(gtnAccuracyMean: result.mean, gtnAccuracyStd: result.standardDeviation, gtnAccuracies: result.accuracies,
-                            steps: result.steps, learners: learners, split: split.rawValue, outerIterations: state.iteration,
+                            steps: result.steps, learners: learners, split: split, outerIterations: state.iteration,
                             preset: configuration.preset.name.rawValue, curriculum: configuration.curriculum.rawValue,
                             widths: widths.map { [$0.conv1, $0.conv2, $0.fc] }, architectures: result.architectures,
                             accuracyCurve: result.curve, seconds: result.seconds)

@@ -52,7 +52,9 @@ final class TeacherAverageTests: XCTestCase {
                 XCTAssertEqual(url, run.snapshotDirectory(iteration: iteration))
                 // The snapshot is the checkpoint just saved, byte for byte.
                 XCTAssertEqual(try? Data(contentsOf: Checkpoint.url(in: url)), try? Data(contentsOf: Checkpoint.url(in: directory)))
-                XCTAssertNotNil(try? Data(contentsOf: url.appendingPathComponent("config.json")))
+                let configurationFile = Checkpoint.configurationFileName
+                XCTAssertEqual(try? Data(contentsOf: url.appendingPathComponent(configurationFile)),
+                               try? Data(contentsOf: directory.appendingPathComponent(configurationFile)))
             }
         }
         XCTAssertEqual(snapshots, [2, 4])

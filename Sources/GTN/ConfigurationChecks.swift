@@ -44,6 +44,11 @@ extension TrainingConfiguration {
         try require(learnersPerIteration > 0, "learners per iteration must be positive, got \(learnersPerIteration)")
         try require(metaBatchSize.map { $0 > 0 } ?? true, "the meta-batch size must be positive, got \(metaBatchSize ?? 0)")
         try require(timeBudget.map { $0.isFinite && $0 > 0 } ?? true, "the time budget must be positive and finite, got \(timeBudget ?? 0)")
+        switch annealingEnd {
+        case .outerIterations(let n)?: try require(n > 0, "the annealing end must be a positive number of outer iterations, got \(n)")
+        case .seconds(let s)?: try require(s.isFinite && s > 0, "the annealing end must be a positive, finite number of seconds, got \(s)")
+        case nil: break
+        }
         try require(clipNorm.isFinite && clipNorm > 0, "the clipping norm must be positive and finite, got \(clipNorm)")
         try require(maxConsecutiveFailures > 0, "the number of non-finite iterations tolerated in a row must be positive, got \(maxConsecutiveFailures)")
         try require(recordedSteps.map { (0...preset.steps).contains($0) } ?? true,

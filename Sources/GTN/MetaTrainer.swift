@@ -35,6 +35,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// rate's cosine then follows the elapsed fraction of this budget instead of the iteration
     /// count, so a time-limited run always finishes its decay.
     public var timeBudget: Double?
+    /// Where the outer learning rate's cosine ends when that is before the run does: a run
+    /// lengthened on resume with `ScheduleExtension.holdFinalRate` keeps its old end and trains
+    /// the added part at the final rate. nil: the cosine spans the whole run.
+    public var annealingEnd: AnnealingEnd?
 
     public init(preset: Preset, outerIterations: Int? = nil) {
         self.preset = preset
@@ -73,7 +77,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
 extension TrainingConfiguration: Codable {
     private enum CodingKeys: String, CodingKey {
         case preset, curriculum, outerIterations, fixedWidths, seed, memoryMode, recordedSteps, intermediateLosses, clipNorm
-        case maxConsecutiveFailures, dataset, learnerSpace, learnersPerIteration, metaBatchSize, timeBudget
+        case maxConsecutiveFailures, dataset, learnerSpace, learnersPerIteration, metaBatchSize, timeBudget, annealingEnd
     }
 
     /// Settings added after the first checkpoints take their defaults when absent.
@@ -94,6 +98,64 @@ extension TrainingConfiguration: Codable {
         learnersPerIteration = try c.decodeIfPresent(Int.self, forKey: .learnersPerIteration) ?? 1
         metaBatchSize = try c.decodeIfPresent(Int.self, forKey: .metaBatchSize)
         timeBudget = try c.decodeIfPresent(Double.self, forKey: .timeBudget)
+        annealingEnd = try c.decodeIfPresent(AnnealingEnd.self, forKey: .annealingEnd)
+    }
+}
+
+/// The point where the outer learning rate's cosine reaches its final value, in the unit the
+/// schedule counts: outer iterations, or seconds of meta-training for a time-limited run.
+public enum AnnealingEnd: Sendable, Equatable {
+    case outerIterations(Int)
+    case seconds(Double)
+
+    /// The end of `configuration`'s schedule as it stands: its own, or its time budget, or
+    /// its outer iterations.
+    public init(of configuration: TrainingConfiguration) {
+        if let end = configuration.annealingEnd { self = end }
+        else if let budget = configuration.timeBudget { self = .seconds(budget) }
+        else { self = .outerIterations(configuration.outerIterations) }
+    }
+
+    /// How far a run that has done `iteration` outer iterations in `elapsedSeconds` has come
+    /// toward this end, from 0 to 1 (1 from the end on).
+    public func progress(iteration: Int, elapsedSeconds: Double) -> Double {
+        switch self {
+        case .outerIterations(let total):
+            guard iteration < total else { return 1 }
+            return total <= 1 ? 0 : Double(iteration) / Double(total - 1)
+        case .seconds(let seconds): return Swift.min(1, elapsedSeconds / seconds)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .outerIterations(let n): return "after \(n) outer iterations"
+        case .seconds(let s): return String(format: "after %.0f s of meta-training", s)
+        }
+    }
+}
+
+/// In `config.json`: `{"outerIterations": 200}` or `{"seconds": 7200}`.
+extension AnnealingEnd: Codable {
+    private enum CodingKeys: String, CodingKey { case outerIterations, seconds }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch (try c.decodeIfPresent(Int.self, forKey: .outerIterations), try c.decodeIfPresent(Double.self, forKey: .seconds)) {
+        case (let n?, nil): self = .outerIterations(n)
+        case (nil, let s?): self = .seconds(s)
+        default:
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "an annealing end holds exactly one of outerIterations or seconds"))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .outerIterations(let n): try c.encode(n, forKey: .outerIterations)
+        case .seconds(let s): try c.encode(s, forKey: .seconds)
+        }
     }
 }
 
@@ -176,11 +238,9 @@ public final class MetaTrainer {
     public var isOutOfTime: Bool { configuration.timeBudget.map { state.elapsedSeconds >= $0 } ?? false }
 
     /// How far the outer learning rate's schedule has come, from 0 to 1: the elapsed fraction of
-    /// the time budget, or of the outer iterations.
+    /// the time budget, or of the outer iterations, or of a held `annealingEnd`.
     public var scheduleProgress: Double {
-        if let budget = configuration.timeBudget { return state.elapsedSeconds / budget }
-        let total = configuration.outerIterations
-        return total <= 1 ? 0 : Double(state.iteration) / Double(total - 1)
+        AnnealingEnd(of: configuration).progress(iteration: state.iteration, elapsedSeconds: state.elapsedSeconds)
     }
 
     /// Counts time spent on the run outside `step()` (evaluations, checkpoints) toward its budget.

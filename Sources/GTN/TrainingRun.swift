@@ -140,23 +140,35 @@ public final class TrainingRun {
         try Checkpoint.load(from: directory).configuration
     }
 
+    /// What a resume that changes a run's length does to the outer learning rate's cosine.
+    public enum ScheduleExtension: Sendable, Equatable {
+        /// The cosine spans the new length: its progress moves back to the new fraction, so the
+        /// rate rises again and anneals once more (a warm restart).
+        case warmRestart
+        /// The cosine keeps the end it had (`TrainingConfiguration.annealingEnd`); a longer run
+        /// trains its added part at the final rate, with no jump in the rate.
+        case holdFinalRate
+    }
+
     /// Continues the run in `directory` from its checkpoint, exactly where it stopped. Metrics
     /// rows written after the checkpoint are dropped, so the log matches the state.
-    /// `outerIterations` and `timeBudget` extend or shorten the schedule; `learnersPerIteration`
-    /// changes how many learners (K) estimate each meta-gradient from here on. That changes the
-    /// estimate's variance and cost, not what is trained: the mean over K learners is the same
-    /// expected meta-gradient for any K, so the outer learning rate keeps its meaning.
+    /// `outerIterations` and `timeBudget` extend or shorten the run, and `schedule` says what
+    /// that does to the learning rate's schedule; `learnersPerIteration` changes how many
+    /// learners (K) estimate each meta-gradient from here on. That changes the estimate's
+    /// variance and cost, not what is trained: the mean over K learners is the same expected
+    /// meta-gradient for any K, so the outer learning rate keeps its meaning.
     public static func resume(in directory: URL, data: RealData, policy: Policy = Policy(),
                               outerIterations: Int? = nil, timeBudget: Double? = nil,
+                              schedule: ScheduleExtension = .warmRestart,
                               learnersPerIteration: Int? = nil) throws -> TrainingRun {
         try resume(in: directory, policy: policy, outerIterations: outerIterations, timeBudget: timeBudget,
-                   learnersPerIteration: learnersPerIteration, loadingData: { _ in data })
+                   schedule: schedule, learnersPerIteration: learnersPerIteration, loadingData: { _ in data })
     }
 
     /// `resume` with the data loaded for the checkpoint's configuration (its dataset), once the
     /// directory is locked and the checkpoint read, so that a refusal comes before any loading.
     public static func resume(in directory: URL, policy: Policy = Policy(), outerIterations: Int? = nil, timeBudget: Double? = nil,
-                              learnersPerIteration: Int? = nil,
+                              schedule: ScheduleExtension = .warmRestart, learnersPerIteration: Int? = nil,
                               loadingData load: (TrainingConfiguration) throws -> RealData) throws -> TrainingRun {
         guard Checkpoint.exists(in: directory) else {
             throw TrainingRunError(description: "\(directory.path) holds no checkpoint to resume (expected \(Checkpoint.fileName))")
@@ -164,6 +176,7 @@ public final class TrainingRun {
         let lock = try claim(directory)
         let (saved, state) = try Checkpoint.load(from: directory)
         var configuration = saved
+        let heldEnd = AnnealingEnd(of: saved)
         if let outerIterations {
             guard outerIterations > state.iteration else {
                 throw TrainingRunError(description: "the checkpoint in \(directory.path) has done \(state.iteration) outer iterations already; resuming it needs more than \(outerIterations)")
@@ -175,6 +188,9 @@ public final class TrainingRun {
                 throw TrainingRunError(description: String(format: "the run in %@ has meta-trained for %.0f s already; resuming it needs a time budget above that, not %.0f s", directory.path, state.elapsedSeconds, timeBudget))
             }
             configuration.timeBudget = timeBudget
+        }
+        if configuration.outerIterations != saved.outerIterations || configuration.timeBudget != saved.timeBudget {
+            configuration.annealingEnd = schedule == .holdFinalRate ? heldEnd : nil
         }
         if let learnersPerIteration { configuration.learnersPerIteration = learnersPerIteration }
         try configuration.validate()

@@ -18,7 +18,7 @@ struct Train: ParsableCommand {
 
         A killed run continues exactly where its last checkpoint left it with --resume. The \
         checkpoint decides what is trained (preset, dataset, widths, curriculum, seed, ...); on resume \
-        only --outer, --time-limit, --learners-per-iteration, --eval-every, --eval-learners, \
+        only --outer, --time-limit, --hold-final-lr, --learners-per-iteration, --eval-every, --eval-learners, \
         --eval-split, --checkpoint-every, --snapshot-every, --data-dir and --check-finite may be given freely, and any other flag must \
         agree with the checkpoint. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
@@ -92,8 +92,11 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("intermediate-losses"), inversion: .prefixedNo, help: "Add the real-data loss after every inner step to the meta-loss, each on a fresh real batch (default: the preset's: on for cpu, off for paper and seed).")
     var intermediateLosses: Bool?
 
-    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited. A larger limit given on --resume extends the run: the cosine moves to the new fraction, so the learning rate rises again (a warm restart).")
+    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited. A larger limit given on --resume extends the run: the cosine moves to the new fraction, so the learning rate rises again (a warm restart), unless --hold-final-lr is given.")
     var timeLimit: Double?
+
+    @Flag(name: .customLong("hold-final-lr"), help: "With --resume and a larger --outer or --time-limit: the outer learning rate's cosine keeps the end it had, and the added iterations train at its final rate (a tenth of the peak) instead of a warm restart. The checkpoint's config.json records the end as annealingEnd.")
+    var holdFinalLearningRate = false
 
     @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much. Under mpirun: learners per rank (K = this × ranks, default 1 each); the outer learning rate still applies to the mean over all K. On --resume it sets K from the next iteration on: a less noisy meta-gradient for more computation, or the reverse.")
     var learnersPerIteration: Int?
@@ -141,6 +144,9 @@ struct Train: ParsableCommand {
             throw ValidationError("--inner-clip must be a finite number ≥ 0 (0: no clipping), got \(innerClip)")
         }
         try requirePositiveFinite(timeLimit, "--time-limit")
+        if holdFinalLearningRate && !(resume && (outer != nil || timeLimit != nil)) {
+            throw ValidationError("--hold-final-lr keeps a resumed run's learning-rate schedule while the run gets longer: give it with --resume and a larger --outer or --time-limit")
+        }
         guard !resume else { return }
         let configuration = try makeConfiguration()
         try requireFitsInMemory(configuration) { needed, available in
@@ -254,6 +260,7 @@ struct Train: ParsableCommand {
             let saved = try TrainingRun.savedConfiguration(in: directory)
             try checkAgreement(with: saved, in: directory)
             run = try TrainingRun.resume(in: directory, policy: policy, outerIterations: outer, timeBudget: timeLimit,
+                                         schedule: holdFinalLearningRate ? .holdFinalRate : .warmRestart,
                                          learnersPerIteration: learnersPerIteration.map { $0 * Ranks.launched }) {
                 try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
             }
@@ -314,7 +321,8 @@ struct TrainingProgress {
     static func length(of c: TrainingConfiguration) -> String {
         let iterations = c.outerIterations == .max ? nil : "\(c.outerIterations) outer iterations"
         let time = c.timeBudget.map { "a time budget of \(Terminal.duration($0))" }
-        return [iterations, time].compactMap { $0 }.joined(separator: " or ")
+        let held = c.annealingEnd.map { ", the outer learning rate at its final value \($0.description)" } ?? ""
+        return [iterations, time].compactMap { $0 }.joined(separator: " or ") + held
     }
 
     mutating func report(_ event: TrainingRun.Event) {

@@ -80,6 +80,7 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["train", "--batch", "0"]), mentioning: ["--batch", "0"])
         assertFails(try gtn(["train", "--curriculum", "sideways"]), mentioning: ["sideways"])
         assertFails(try gtn(["train", "--eval-split", "train"]), mentioning: ["--eval-split", "train"])
+        assertFails(try gtn(["train", "--outer", "3", "--hold-final-lr"]), mentioning: ["--hold-final-lr", "--resume"])
         assertFails(try gtn(["train", "--widths", "16,x,3"]), mentioning: ["widths"])
         assertFails(try gtn(["train", "--learner-family", "search-space", "--widths", "8,8,8"]), mentioning: ["--learner-family", "--widths"])
         assertFails(try gtn(["train", "--learner-family", "everything"]), mentioning: ["everything"])
@@ -234,5 +235,29 @@ final class CLITests: XCTestCase {
         let metrics = try String(contentsOf: longer.appendingPathComponent(MetricsLog.fileName), encoding: .utf8)
         XCTAssertTrue(metrics.contains("\"split\":\"validation\""), metrics)
         XCTAssertFalse(metrics.contains("\"split\":\"test\""), metrics)
+    }
+
+    /// --hold-final-lr lengthens a run without a warm restart: the added iteration trains at the
+    /// final rate, and config.json records where the cosine ended. Without a new length it is refused.
+    func testResumeHoldingTheFinalLearningRate() throws {
+        let data = try RealMNIST.requireDirectory()
+        let out = try temporaryDirectory().appendingPathComponent("run")
+        let common = ["--out", out.path, "--eval-learners", "1", "--eval-every", "0", "--data-dir", data.path]
+        let first = try gtn(["train", "--config", try tinyCheckpoint().appendingPathComponent("config.json").path, "--outer", "2"] + common)
+        XCTAssertEqual(first.status, 0, first.error)
+        assertFails(try gtn(["train", "--resume", "--hold-final-lr"] + common), mentioning: ["--hold-final-lr", "--outer or --time-limit"])
+        let longer = try gtn(["train", "--resume", "--outer", "3", "--hold-final-lr"] + common)
+        XCTAssertEqual(longer.status, 0, longer.error)
+        XCTAssertTrue(longer.error.contains("the outer learning rate at its final value after 2 outer iterations"), longer.error)
+        let saved = try Checkpoint.load(from: out).configuration
+        XCTAssertEqual(saved.annealingEnd, .outerIterations(2))
+        let config = try String(contentsOf: out.appendingPathComponent("config.json"), encoding: .utf8)
+        XCTAssertTrue(config.contains("\"annealingEnd\""), config)
+        let rates = try String(contentsOf: out.appendingPathComponent(MetricsLog.fileName), encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .compactMap { $0["outer_learning_rate"] as? Double }
+        let peak = saved.preset.outerLearningRate
+        XCTAssertEqual(rates.count, 3)
+        for (logged, expected) in zip(rates, [peak, peak * 0.1, peak * 0.1]) { XCTAssertEqual(logged, expected, accuracy: 1e-15) }
     }
 }

@@ -194,6 +194,80 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(trainer.scheduleProgress, 1, accuracy: 0.1)
     }
 
+    /// A resume that lengthens a run with `.holdFinalRate` keeps the cosine's end: the added
+    /// iterations train at the final rate, where a warm restart raises the rate again. The end is
+    /// saved with the checkpoint, outlives a resume that only changes K, and a warm restart that
+    /// lengthens the run again clears it.
+    func testHoldingTheFinalRateLengthensARunWithoutAWarmRestart() throws {
+        let data = TrainingTests.syntheticData
+        var policy = Self.policy
+        policy.evaluateEvery = 0
+        let peak = configuration(outer: 3).preset.outerLearningRate
+        let held = try temporaryDirectory(), restarted = try temporaryDirectory()
+        for directory in [held, restarted] {
+            let run = try TrainingRun.start(in: directory, configuration: configuration(outer: 3), data: data, policy: policy)
+            try run.run()
+        }
+        // The log's rates, read back through JSONSerialization, which may round the last digit.
+        func assertRates(_ run: TrainingRun, _ expected: [Double], line: UInt = #line) throws {
+            let logged = try metricsRows(run).filter { $0["type"] == nil }.compactMap { $0["outer_learning_rate"] as? Double }
+            XCTAssertEqual(logged.count, expected.count, line: line)
+            for (x, y) in zip(logged, expected) { XCTAssertEqual(x, y, accuracy: 1e-15, line: line) }
+        }
+        let first = (0..<3).map { cosineDecay(from: peak, progress: Double($0) / 2, finalFraction: 0.1) }
+        do {
+            let run = try TrainingRun.resume(in: held, data: data, policy: policy, outerIterations: 5, schedule: .holdFinalRate)
+            XCTAssertEqual(run.configuration.annealingEnd, .outerIterations(3))
+            try run.run()
+            try assertRates(run, first + [peak * 0.1, peak * 0.1])
+        }
+        do {
+            let run = try TrainingRun.resume(in: restarted, data: data, policy: policy, outerIterations: 5)
+            XCTAssertNil(run.configuration.annealingEnd)
+            try run.run()
+            try assertRates(run, first + [3, 4].map { cosineDecay(from: peak, progress: Double($0) / 4, finalFraction: 0.1) })
+        }
+        XCTAssertEqual(try Checkpoint.load(from: held).configuration.annealingEnd, .outerIterations(3))
+        do {
+            let run = try TrainingRun.resume(in: held, data: data, policy: policy, outerIterations: 6, learnersPerIteration: 2)
+            XCTAssertNil(run.configuration.annealingEnd, "lengthening with a warm restart spans the cosine over the whole run again")
+        }
+        do {
+            let run = try TrainingRun.resume(in: held, data: data, policy: policy, learnersPerIteration: 2)
+            XCTAssertEqual(run.configuration.annealingEnd, .outerIterations(3), "a resume that keeps the length keeps the end")
+            XCTAssertEqual(run.trainer.scheduleProgress, 1)
+        }
+    }
+
+    /// A time-limited run's held end is in seconds: the schedule reaches it and stays there.
+    func testAnAnnealingEndInSecondsHoldsTheFinalRateAndIsSavedAsJSON() throws {
+        var configuration = configuration(outer: 1000)
+        configuration.timeBudget = 300
+        configuration.annealingEnd = .seconds(100)
+        let trainer = MetaTrainer(configuration: configuration, data: TrainingTests.syntheticData)
+        trainer.addElapsedTime(50)
+        XCTAssertEqual(trainer.scheduleProgress, 0.5)
+        trainer.addElapsedTime(150)
+        XCTAssertEqual(trainer.scheduleProgress, 1)
+        XCTAssertEqual(try trainer.step().outerLearningRate, configuration.preset.outerLearningRate * 0.1, accuracy: 1e-15)
+        XCTAssertEqual(AnnealingEnd(of: configuration), .seconds(100))
+        configuration.annealingEnd = nil
+        XCTAssertEqual(AnnealingEnd(of: configuration), .seconds(300))
+        configuration.timeBudget = nil
+        XCTAssertEqual(AnnealingEnd(of: configuration), .outerIterations(1000))
+
+        let json = try JSONEncoder().encode([AnnealingEnd.seconds(7200), .outerIterations(200)])
+        XCTAssertEqual(String(decoding: json, as: UTF8.self), #"[{"seconds":7200},{"outerIterations":200}]"#)
+        XCTAssertEqual(try JSONDecoder().decode([AnnealingEnd].self, from: json), [.seconds(7200), .outerIterations(200)])
+        XCTAssertThrowsError(try JSONDecoder().decode(AnnealingEnd.self, from: Data(#"{"seconds":1,"outerIterations":2}"#.utf8))) {
+            XCTAssertTrue("\($0)".contains("exactly one of outerIterations or seconds"), "\($0)")
+        }
+        configuration.annealingEnd = .outerIterations(0)
+        XCTAssertThrowsError(try configuration.validate()) {
+            XCTAssertTrue("\($0)".contains("the annealing end must be a positive number of outer iterations, got 0"), "\($0)")
+        }
+    }
+
     /// K learners per iteration: the update uses the mean of the K learners' meta-gradients,
     /// each computable on its own from (seed, iteration, learner index).
     func testSeveralLearnersPerIterationAverageTheirMetaGradients() throws {

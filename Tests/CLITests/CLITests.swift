@@ -209,7 +209,8 @@ final class CLITests: XCTestCase {
     }
 
     /// A run's config.json replays it: the new run trains the same configuration, and writes
-    /// its report and TensorBoard events; --quiet leaves only results.
+    /// its report and TensorBoard events; --quiet leaves only results. The replay is then
+    /// lengthened with --hold-final-lr.
     func testTrainReplaysASavedConfiguration() throws {
         let data = try RealMNIST.requireDirectory()
         let source = try tinyCheckpoint()
@@ -235,25 +236,18 @@ final class CLITests: XCTestCase {
         let metrics = try String(contentsOf: longer.appendingPathComponent(MetricsLog.fileName), encoding: .utf8)
         XCTAssertTrue(metrics.contains("\"split\":\"validation\""), metrics)
         XCTAssertFalse(metrics.contains("\"split\":\"test\""), metrics)
-    }
 
-    /// --hold-final-lr lengthens a run without a warm restart: the added iteration trains at the
-    /// final rate, and config.json records where the cosine ended. Without a new length it is refused.
-    func testResumeHoldingTheFinalLearningRate() throws {
-        let data = try RealMNIST.requireDirectory()
-        let out = try temporaryDirectory().appendingPathComponent("run")
-        let common = ["--out", out.path, "--eval-learners", "1", "--eval-every", "0", "--data-dir", data.path]
-        let first = try gtn(["train", "--config", try tinyCheckpoint().appendingPathComponent("config.json").path, "--outer", "2"] + common)
-        XCTAssertEqual(first.status, 0, first.error)
-        assertFails(try gtn(["train", "--resume", "--hold-final-lr"] + common), mentioning: ["--hold-final-lr", "--outer or --time-limit"])
-        let longer = try gtn(["train", "--resume", "--outer", "3", "--hold-final-lr"] + common)
-        XCTAssertEqual(longer.status, 0, longer.error)
-        XCTAssertTrue(longer.error.contains("the outer learning rate at its final value after 2 outer iterations"), longer.error)
-        let saved = try Checkpoint.load(from: out).configuration
+        // --hold-final-lr lengthens the run without a warm restart: the added iteration trains at
+        // the final rate, and config.json records where the cosine ended. Without a new length it is refused.
+        let resumed = ["train", "--resume", "--out", longer.path, "--eval-learners", "1", "--data-dir", data.path]
+        assertFails(try gtn(resumed + ["--hold-final-lr"]), mentioning: ["--hold-final-lr", "--outer or --time-limit"])
+        let held = try gtn(resumed + ["--outer", "3", "--hold-final-lr"])
+        XCTAssertEqual(held.status, 0, held.error)
+        XCTAssertTrue(held.error.contains("the outer learning rate at its final value after 2 outer iterations"), held.error)
+        let saved = try Checkpoint.load(from: longer).configuration
         XCTAssertEqual(saved.annealingEnd, .outerIterations(2))
-        let config = try String(contentsOf: out.appendingPathComponent("config.json"), encoding: .utf8)
-        XCTAssertTrue(config.contains("\"annealingEnd\""), config)
-        let rates = try String(contentsOf: out.appendingPathComponent(MetricsLog.fileName), encoding: .utf8).split(separator: "\n")
+        XCTAssertTrue(try String(contentsOf: longer.appendingPathComponent("config.json"), encoding: .utf8).contains("\"annealingEnd\""))
+        let rates = try String(contentsOf: longer.appendingPathComponent(MetricsLog.fileName), encoding: .utf8).split(separator: "\n")
             .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             .compactMap { $0["outer_learning_rate"] as? Double }
         let peak = saved.preset.outerLearningRate

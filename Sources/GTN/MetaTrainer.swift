@@ -126,13 +126,6 @@ public enum AnnealingEnd: Sendable, Equatable {
         case .seconds(let seconds): return Swift.min(1, elapsedSeconds / seconds)
         }
     }
-
-    public var description: String {
-        switch self {
-        case .outerIterations(let n): return "after \(n) outer iterations"
-        case .seconds(let s): return String(format: "after %.0f s of meta-training", s)
-        }
-    }
 }
 
 /// In `config.json`: `{"outerIterations": 200}` or `{"seconds": 7200}`.

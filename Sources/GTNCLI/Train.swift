@@ -321,7 +321,12 @@ struct TrainingProgress {
     static func length(of c: TrainingConfiguration) -> String {
         let iterations = c.outerIterations == .max ? nil : "\(c.outerIterations) outer iterations"
         let time = c.timeBudget.map { "a time budget of \(Terminal.duration($0))" }
-        let held = c.annealingEnd.map { ", the outer learning rate at its final value \($0.description)" } ?? ""
+        let held: String
+        switch c.annealingEnd {
+        case .outerIterations(let n)?: held = ", the outer learning rate at its final value after \(n) outer iterations"
+        case .seconds(let s)?: held = ", the outer learning rate at its final value after \(Terminal.duration(s))"
+        case nil: held = ""
+        }
         return [iterations, time].compactMap { $0 }.joined(separator: " or ") + held
     }
 

@@ -33,8 +33,9 @@ extension MetaTrainer {
         var metaLossSum = 0.0, finalLossSum = 0.0
         var innerLosses: [Double] = []
         var sum: [Tensor]?
-        let mine = Array(communicator.share(of: count))
-        for (k, part) in zip(mine, try learnerMetaGradients(mine).map(\.metaGradient)) {
+        for k in communicator.share(of: count) {
+            let part = try Self.learnerMetaGradient(teacher: state.teacher, configuration: configuration, data: data,
+                                                    iteration: state.iteration, learner: k).metaGradient
             sum = withoutGradientRecording { sum.map { zip($0, part.gradients).map { $0 + $1 } } ?? part.gradients }
             metaLossSum += part.metaLoss
             finalLossSum += part.finalLoss
@@ -79,17 +80,9 @@ extension MetaTrainer {
 }
 
 extension TrainingRun.Policy {
-    /// What every rank must agree on, as numbers to broadcast: the schedule of evaluations and
-    /// checkpoints, the split evaluations score on (each rank scores its share of the learners),
-    /// and the learners computed at once.
-    fileprivate static let numberCount = 5
-    fileprivate var numbers: [Double] {
-        let split = EvaluationSplit.allCases.firstIndex(of: evaluationSplit) ?? 0
-        return [Double(evaluateEvery), Double(evaluationLearners), Double(checkpointEvery), Double(split), Double(concurrentLearners)]
-    }
+    fileprivate var numbers: [Double] { [Double(evaluateEvery), Double(evaluationLearners), Double(checkpointEvery)] }
     fileprivate init(numbers: [Double]) {
-        self.init(evaluateEvery: Int(numbers[0]), evaluationLearners: Int(numbers[1]), checkpointEvery: Int(numbers[2]),
-                  evaluationSplit: EvaluationSplit.allCases[Int(numbers[3])], concurrentLearners: Int(numbers[4]))
+        self.init(evaluateEvery: Int(numbers[0]), evaluationLearners: Int(numbers[1]), checkpointEvery: Int(numbers[2]))
     }
 }
 
@@ -113,7 +106,7 @@ extension TrainingRun {
         }
         var bytes: [UInt8] = []
         try communicator.broadcast(&bytes, root: 0)
-        var numbers = [Double](repeating: 0, count: Policy.numberCount)
+        var numbers = [Double](repeating: 0, count: 3)
         try communicator.broadcast(&numbers, root: 0)
         let (configuration, state) = try Checkpoint.decode(Data(bytes), source: "rank 0's broadcast state")
         let trainer = MetaTrainer(configuration: configuration, data: try data(configuration), state: state)

@@ -207,13 +207,6 @@ public final class MetaTrainer {
     public let configuration: TrainingConfiguration
     public let data: RealData
     public internal(set) var state: TrainingState
-    /// The most learners of an outer iteration computed at once, each on one core; 1 computes
-    /// them one after the other with every op split across the cores. It changes no result:
-    /// side by side, each learner's reductions are grouped as the threaded kernels group them
-    /// (`Parallel.SerialReductions.asThreaded`), so the meta-gradient is the same to the last
-    /// bit. It trades memory for speed: that many learners' graphs are held at once, and two
-    /// cores do more work side by side than with each op split between them (docs/performance.md §12).
-    public var concurrentLearners = 1
 
     public init(configuration: TrainingConfiguration, data: RealData) {
         self.configuration = configuration
@@ -274,25 +267,16 @@ public final class MetaTrainer {
         return LearnerMetaGradient(learner: learner.spec, metaGradient: result)
     }
 
-    /// The meta-gradients of learners `indices` of the current outer iteration, in that order:
-    /// up to `concurrentLearners` side by side, the same bits either way.
-    func learnerMetaGradients(_ indices: [Int]) throws -> [LearnerMetaGradient] {
-        let teacher = state.teacher, iteration = state.iteration
-        let compute = { [configuration, data] (index: Int) in
-            try Self.learnerMetaGradient(teacher: teacher, configuration: configuration, data: data, iteration: iteration, learner: index)
-        }
-        let workers = min(concurrentLearners, indices.count, Parallel.threadCount)
-        guard workers > 1 else { return try indices.map(compute) }
-        return try Parallel.map(indices.count, workers: workers, reductions: .asThreaded) { try compute(indices[$0]) }
-    }
-
     /// Runs one outer iteration. A non-finite meta-loss or gradient skips the update (logged in
     /// the metrics); too many in a row throw, leaving the state as it was before them.
     public func step() throws -> IterationMetrics {
         let start = Date()
         BufferPool.shared.resetPeak()
         FiniteCheck.reset()
-        let learners = try learnerMetaGradients(Array(0..<configuration.learnersPerIteration))
+        let learners = try (0..<configuration.learnersPerIteration).map {
+            try Self.learnerMetaGradient(teacher: state.teacher, configuration: configuration, data: data,
+                                         iteration: state.iteration, learner: $0)
+        }
         var metrics = try apply(MetaGradient.mean(learners.map(\.metaGradient)), learners: learners.map(\.learner))
         state.elapsedSeconds += Date().timeIntervalSince(start)
         metrics.seconds = Date().timeIntervalSince(start)

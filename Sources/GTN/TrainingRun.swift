@@ -31,18 +31,14 @@ public final class TrainingRun {
         /// run's own curve is choosing on these images: `.validation` keeps the test set for the
         /// result.
         public var evaluationSplit = EvaluationSplit.test
-        /// The most learners of an outer iteration computed at once, each on one core
-        /// (`MetaTrainer.concurrentLearners`): faster, the same bits, that many graphs in memory.
-        public var concurrentLearners = 1
 
         public init(evaluateEvery: Int = 10, evaluationLearners: Int = 8, checkpointEvery: Int = 10, snapshotEvery: Int = 0,
-                    evaluationSplit: EvaluationSplit = .test, concurrentLearners: Int = 1) {
+                    evaluationSplit: EvaluationSplit = .test) {
             self.evaluateEvery = evaluateEvery
             self.evaluationLearners = evaluationLearners
             self.checkpointEvery = checkpointEvery
             self.snapshotEvery = snapshotEvery
             self.evaluationSplit = evaluationSplit
-            self.concurrentLearners = concurrentLearners
         }
     }
 
@@ -276,7 +272,6 @@ public final class TrainingRun {
         var learned = false
         try synchronize()
         while !trainer.isFinished {
-            trainer.concurrentLearners = policy.concurrentLearners
             let metrics = try trainer.step(communicator: communicator)
             try synchronize()
             learned = learned || !metrics.skipped

@@ -120,12 +120,6 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Inner steps T.")
     var steps: Int?
 
-    @Option(name: .customLong("learners-per-iteration"), help: "Learners per outer iteration (K).")
-    var learnersPerIteration = 1
-
-    @Option(name: .customLong("concurrent-learners"), help: "Learners computed at once, each on one core (the per-op times then add up all cores' time).")
-    var concurrentLearners = 1
-
     @OptionGroup var memory: MemoryOptions
 
     @Flag(help: "Print one JSON object.")
@@ -137,9 +131,6 @@ struct TrainBench: ParsableCommand {
     func validate() throws {
         try requirePositive(outer, "--outer")
         try requirePositive(steps, "--steps")
-        try requirePositive(learnersPerIteration, "--learners-per-iteration")
-        try requireAtMost(learnersPerIteration, Limits.learners, "--learners-per-iteration")
-        try requirePositive(concurrentLearners, "--concurrent-learners")
     }
 
     func run() throws {
@@ -148,16 +139,12 @@ struct TrainBench: ParsableCommand {
         if let steps { p.steps = steps }
         var c = TrainingConfiguration(preset: p, outerIterations: outer + 1)
         c.fixedWidths = widths ?? (preset == .paper ? LearnerWidths(conv1: 64, conv2: 128, fc: 256) : nil)
-        c.learnersPerIteration = learnersPerIteration
         try memory.apply(to: &c)
         let trainer = MetaTrainer(configuration: c, data: try data.load())
-        trainer.concurrentLearners = concurrentLearners
         var seconds: [Double] = []
         var poolPeak = 0
         let profiler = OpProfiler.shared
-        if !json {
-            Terminal.line("\(c.memoryDescription) meta-gradients, widths \(c.fixedWidths?.description ?? "random"), \(learnersPerIteration) learner\(learnersPerIteration == 1 ? "" : "s") per iteration, up to \(concurrentLearners) at once")
-        }
+        if !json { Terminal.line("\(c.memoryDescription) meta-gradients, widths \(c.fixedWidths?.description ?? "random")") }
         for i in 0...outer {
             if i == 1 {
                 profiler.reset()
@@ -184,8 +171,7 @@ struct TrainBench: ParsableCommand {
             let object: [String: Any] = [
                 "preset": preset.rawValue, "memory_mode": c.memoryMode.rawValue,
                 "recorded_steps": c.effectiveRecordedSteps, "widths": c.fixedWidths?.description ?? "random",
-                "steps": p.steps, "batch": p.batchSize, "learners_per_iteration": learnersPerIteration,
-                "concurrent_learners": concurrentLearners, "seconds_per_outer_median": median, "seconds_per_outer": seconds,
+                "steps": p.steps, "batch": p.batchSize, "seconds_per_outer_median": median, "seconds_per_outer": seconds,
                 "peak_rss_bytes": rss, "peak_tensor_bytes": poolPeak, "flops_per_outer": flopsPerOuter, "gflops": gflops,
                 "executed_flops_per_outer": executedPerOuter, "executed_gflops": executedGflops,
                 "peak_gflops": peakGflops, "fraction_of_peak": executedGflops / peakGflops,

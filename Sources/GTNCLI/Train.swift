@@ -18,8 +18,8 @@ struct Train: ParsableCommand {
 
         A killed run continues exactly where its last checkpoint left it with --resume. The \
         checkpoint decides what is trained (preset, dataset, widths, curriculum, seed, ...); on resume \
-        only --outer, --time-limit, --hold-final-lr, --learners-per-iteration, --concurrent-learners, --eval-every, \
-        --eval-learners, --eval-split, --checkpoint-every, --snapshot-every, --data-dir and --check-finite may be given freely, and any other flag must \
+        only --outer, --time-limit, --hold-final-lr, --learners-per-iteration, --eval-every, --eval-learners, \
+        --eval-split, --checkpoint-every, --snapshot-every, --data-dir and --check-finite may be given freely, and any other flag must \
         agree with the checkpoint. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
         130 or 143; a second one exits at once. \
@@ -101,9 +101,6 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("learners-per-iteration"), parsing: .unconditional, help: "Learners per outer iteration (K), each with its own widths, initialisation and real batches; the meta-gradient is their mean, so the outer learning rate keeps its meaning and each iteration costs K times as much. Under mpirun: learners per rank (K = this × ranks, default 1 each); the outer learning rate still applies to the mean over all K. On --resume it sets K from the next iteration on: a less noisy meta-gradient for more computation, or the reverse.")
     var learnersPerIteration: Int?
 
-    @Option(name: .customLong("concurrent-learners"), parsing: .unconditional, help: "Compute up to this many of an iteration's learners at once, each on one core (default 1: one after the other, each op split across the cores). The meta-gradient is the same to the last bit either way; side by side is faster and holds that many learners' graphs in memory at once (README, \"Several learners side by side\"). May change on --resume.")
-    var concurrentLearners: Int = 1
-
     @Option(name: .customLong("meta-batch"), parsing: .unconditional, help: "Real images per meta-loss batch (default: the batch size B).")
     var metaBatch: Int?
 
@@ -136,7 +133,6 @@ struct Train: ParsableCommand {
         if snapshotEvery < 0 { throw ValidationError("--snapshot-every must be ≥ 0 (0: no snapshots), got \(snapshotEvery)") }
         try requirePositive(learnersPerIteration, "--learners-per-iteration")
         try requireAtMost(learnersPerIteration, Limits.learners, "--learners-per-iteration")
-        try requirePositive(concurrentLearners, "--concurrent-learners")
         if softLabels == true && curriculum == CurriculumKind.none {
             throw ValidationError("--soft-labels learns a label per curriculum slot; the none curriculum has no slots (it draws fresh noise and labels)")
         }
@@ -249,7 +245,7 @@ struct Train: ParsableCommand {
 
     var policy: TrainingRun.Policy {
         TrainingRun.Policy(evaluateEvery: evaluateEvery, evaluationLearners: evaluationLearners, checkpointEvery: checkpointEvery,
-                           snapshotEvery: snapshotEvery, evaluationSplit: evaluationSplit, concurrentLearners: concurrentLearners)
+                           snapshotEvery: snapshotEvery, evaluationSplit: evaluationSplit)
     }
 
     func run() throws {
@@ -290,7 +286,7 @@ struct Train: ParsableCommand {
         }
         let configuration = run.configuration
         let ranks = world.size > 1 ? " over \(world.size) MPI ranks" : ""
-        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration\(ranks)\(run.policy.concurrentLearners > 1 && configuration.learnersPerIteration > 1 ? " (up to \(run.policy.concurrentLearners) at once)" : ""), \(configuration.memoryDescription) meta-gradients → \(directory.path)")
+        Terminal.line("meta-training preset \(configuration.preset.name.rawValue), curriculum \(configuration.curriculum.rawValue), T=\(configuration.preset.steps), B=\(configuration.preset.batchSize), \(TrainingProgress.length(of: configuration)), \(configuration.learnersPerIteration) learner\(configuration.learnersPerIteration == 1 ? "" : "s") per iteration\(ranks), \(configuration.memoryDescription) meta-gradients → \(directory.path)")
 
         let stopSwitch = run.stopSwitch
         let interruption = Interruption { signal in

@@ -12,24 +12,10 @@ public enum Parallel {
         return threadState.withLock { $0.override } ?? environmentThreadCount
     }
 
-    /// How the reductions of kernels run serially (inside `serially`, or an item of `map`) are
-    /// grouped, and so where they round.
-    public enum SerialReductions: Sendable {
-        /// One group: the least work on one thread. An item's result is then the same on any
-        /// number of cores, but not the bits of the same work run alone with its kernels split
-        /// across threads. Evaluation learners and NAS candidates run this way.
-        case oneGroup
-        /// The groups of the kernels outside `serially` (`threadedReductionGroups`), summed one
-        /// after the other on the item's thread: the bits of the same work run alone on all
-        /// cores, for one partial sum more per reduction. Meta-training's learners run side by
-        /// side this way, so running them side by side changes nothing but the time.
-        case asThreaded
-    }
-
     /// Runs `body` with every kernel it calls on this thread kept serial.
-    public static func serially<R>(reductions: SerialReductions = .oneGroup, _ body: () throws -> R) rethrows -> R {
+    public static func serially<R>(_ body: () throws -> R) rethrows -> R {
         let previous = pthread_getspecific(serialKey)
-        pthread_setspecific(serialKey, reductions == .oneGroup ? oneGroupMarker : asThreadedMarker)
+        pthread_setspecific(serialKey, serialMarker)
         defer { pthread_setspecific(serialKey, previous) }
         return try body()
     }
@@ -38,14 +24,10 @@ public enum Parallel {
     /// count, so where it rounds, and with it a seeded run, is the same on any number of cores.
     /// Two is what the 2-core machines this project measures on always used, so runs made there
     /// replay bit for bit under any `GTN_THREADS`; the price is that a reduction (a convolution's
-    /// weight gradient, `sum`) runs on at most two threads.
-    public static let threadedReductionGroups = 2
-
-    /// The partial results a reduction keeps on this thread: `threadedReductionGroups`, or one
-    /// inside `serially` with `.oneGroup` (an evaluation learner, a NAS candidate).
-    public static var reductionGroups: Int {
-        pthread_getspecific(serialKey) == oneGroupMarker ? 1 : threadedReductionGroups
-    }
+    /// weight gradient, `sum`) runs on at most two threads. Inside `serially` (an item of `map`,
+    /// such as an evaluation learner or a NAS candidate) it is one, as nothing there runs side by
+    /// side.
+    public static var reductionGroups: Int { isSerial ? 1 : 2 }
 
     /// Whether this thread runs its kernels serially (inside `serially` or an item of `map`).
     static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
@@ -82,24 +64,24 @@ public enum Parallel {
     }
 
     /// body(0) … body(count − 1) on up to `workers` threads, items handed out one at a time, each
-    /// run on one thread with its kernels serial (as inside `serially`, whose `reductions` it
-    /// takes). For many small independent computations (learners of an evaluation, NAS
-    /// candidates), which use the cores far better side by side than one after the other with
-    /// every op split across threads; and each result is then the same whatever the core count.
-    /// Results come back in item order. `onResult(finished, index, value)` runs under a lock as
-    /// each item ends. As with `forEachChunk`, the caller guarantees that concurrent calls of
-    /// `body` do not share mutable state.
-    public static func map<T>(_ count: Int, workers: Int = threadCount, reductions: SerialReductions = .oneGroup,
-                              _ body: (Int) -> T, onResult: ((Int, Int, T) -> Void)? = nil) -> [T] {
-        allComputed(mapUntilFailure(count, workers: workers, reductions: reductions, { Optional(body($0)) }, onResult: onResult))
+    /// run on one thread with its kernels serial (as inside `serially`). For many small
+    /// independent computations (learners of an evaluation, NAS candidates), which use the cores
+    /// far better side by side than one after the other with every op split across threads; and
+    /// each result is then the same whatever the core count. Results come back in item order.
+    /// `onResult(finished, index, value)` runs under a lock as each item ends. As with
+    /// `forEachChunk`, the caller guarantees that concurrent calls of `body` do not share
+    /// mutable state.
+    public static func map<T>(_ count: Int, workers: Int = threadCount, _ body: (Int) -> T,
+                              onResult: ((Int, Int, T) -> Void)? = nil) -> [T] {
+        allComputed(mapUntilFailure(count, workers: workers, { Optional(body($0)) }, onResult: onResult))
     }
 
     /// The same for a throwing `body`: the first error stops the items not yet started and is
     /// rethrown.
-    public static func map<T>(_ count: Int, workers: Int = threadCount, reductions: SerialReductions = .oneGroup,
-                              _ body: (Int) throws -> T, onResult: ((Int, Int, T) -> Void)? = nil) throws -> [T] {
+    public static func map<T>(_ count: Int, workers: Int = threadCount, _ body: (Int) throws -> T,
+                              onResult: ((Int, Int, T) -> Void)? = nil) throws -> [T] {
         let failure = Locked<Error?>(nil)
-        let results = mapUntilFailure(count, workers: workers, reductions: reductions, { i -> T? in
+        let results = mapUntilFailure(count, workers: workers, { i -> T? in
             do {
                 return try body(i)
             } catch {
@@ -119,7 +101,7 @@ public enum Parallel {
     }
 
     /// The engine of `map`: an item whose body returns nil has failed, and no further items start.
-    private static func mapUntilFailure<T>(_ count: Int, workers: Int, reductions: SerialReductions, _ body: (Int) -> T?,
+    private static func mapUntilFailure<T>(_ count: Int, workers: Int, _ body: (Int) -> T?,
                                            onResult: ((Int, Int, T) -> Void)?) -> [T?] {
         guard count > 0 else { return [] }
         let state = Locked(MapState<T>(count))
@@ -132,7 +114,7 @@ public enum Parallel {
                         return s.next - 1
                     }
                     guard let i = next else { return }
-                    let value = serially(reductions: reductions) { body(i) }
+                    let value = serially { body(i) }
                     state.withLock { s in
                         guard let value else { s.failed = true; return }
                         s.results[i] = value
@@ -183,10 +165,8 @@ private let serialKey: pthread_key_t = {
     return key
 }()
 
-/// Any non-nil value marks a thread as serial, and which one says how its reductions are grouped
-/// (`Parallel.SerialReductions`); the key owns no memory.
-nonisolated(unsafe) private let oneGroupMarker = UnsafeMutableRawPointer(bitPattern: 1)
-nonisolated(unsafe) private let asThreadedMarker = UnsafeMutableRawPointer(bitPattern: 2)
+/// Any non-nil value marks a thread as serial; the key owns no memory.
+nonisolated(unsafe) private let serialMarker = UnsafeMutableRawPointer(bitPattern: 1)
 private let threadState = Locked(ThreadState())
 
 struct UncheckedSendableBox<Value>: @unchecked Sendable { let value: Value }

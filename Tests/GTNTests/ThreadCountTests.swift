@@ -41,34 +41,4 @@ final class MetaGradientThreadCountTests: XCTestCase {
             }
         }
     }
-
-    /// Learners side by side, one core each (`MetaTrainer.concurrentLearners`), give the
-    /// meta-gradients of learners computed one after the other with each op on both cores, to
-    /// the last bit: side by side, each keeps the threaded kernels' reduction groups. (With one
-    /// group per learner, as evaluation learners have, the bits differ: this setup's reductions
-    /// are split.)
-    func testLearnersSideBySideGiveTheMetaGradientsOfLearnersOneAfterTheOther() throws {
-        var preset = Preset.named(.cpu)
-        preset.steps = 2
-        preset.batchSize = 32
-        var configuration = TrainingConfiguration(preset: preset, outerIterations: 2)
-        configuration.fixedWidths = LearnerWidths(conv1: 16, conv2: 32, fc: 64)
-        configuration.learnersPerIteration = 2
-        Parallel.setThreadCount(2)
-        let trainer = MetaTrainer(configuration: configuration, data: TrainingTests.syntheticData)
-        func bits(concurrentLearners: Int) throws -> [[UInt32]] {
-            trainer.concurrentLearners = concurrentLearners
-            return try trainer.learnerMetaGradients([0, 1]).flatMap { part in
-                [[Float(part.metaGradient.metaLoss).bitPattern]] + part.metaGradient.gradients.map { $0.scalars.map(\.bitPattern) }
-            }
-        }
-        let oneAfterTheOther = try bits(concurrentLearners: 1)
-        let sideBySide = try bits(concurrentLearners: 2)
-        XCTAssertEqual(sideBySide.count, oneAfterTheOther.count)
-        for (i, (a, b)) in zip(sideBySide, oneAfterTheOther).enumerated() {
-            let differing = zip(a, b).filter { $0 != $1 }.count
-            XCTAssertEqual(differing, 0, "tensor \(i): \(differing) of \(a.count) values differ side by side")
-        }
-        XCTAssertNotEqual(oneAfterTheOther[0], oneAfterTheOther[oneAfterTheOther.count / 2], "the two learners must differ")
-    }
 }

@@ -53,20 +53,6 @@ final class ParallelTests: XCTestCase {
         }
     }
 
-    /// An item's kernels run on its thread either way; their reductions keep one group, or the
-    /// groups of the threaded kernels so that the item rounds as it would alone on all cores.
-    func testMapItemsGroupTheirReductionsAsAsked() {
-        XCTAssertEqual(Parallel.reductionGroups, Parallel.threadedReductionGroups)
-        for (reductions, groups) in [(Parallel.SerialReductions.oneGroup, 1), (.asThreaded, Parallel.threadedReductionGroups)] {
-            let seen = Parallel.map(4, workers: 2, reductions: reductions) { _ in
-                (Parallel.threadCount, Parallel.reductionGroups, Parallel.serially { Parallel.reductionGroups })
-            }
-            XCTAssertTrue(seen.allSatisfy { $0.0 == 1 && $0.1 == groups && $0.2 == 1 }, "\(reductions): \(seen)")
-        }
-        XCTAssertEqual(Parallel.serially(reductions: .asThreaded) { Parallel.reductionGroups }, Parallel.threadedReductionGroups)
-        XCTAssertEqual(Parallel.reductionGroups, Parallel.threadedReductionGroups, "the caller's thread is as it was")
-    }
-
     func testThrowingMapStopsAtTheFirstErrorAndRethrowsIt() {
         struct Failure: Error, Equatable { let index: Int }
         let started = Locked(0)

@@ -80,9 +80,16 @@ extension MetaTrainer {
 }
 
 extension TrainingRun.Policy {
-    fileprivate var numbers: [Double] { [Double(evaluateEvery), Double(evaluationLearners), Double(checkpointEvery)] }
+    /// What every rank must agree on, as numbers to broadcast: the schedule of evaluations and
+    /// checkpoints, and the split evaluations score on (each rank scores its share of the learners).
+    fileprivate static let numberCount = 4
+    fileprivate var numbers: [Double] {
+        let split = EvaluationSplit.allCases.firstIndex(of: evaluationSplit) ?? 0
+        return [Double(evaluateEvery), Double(evaluationLearners), Double(checkpointEvery), Double(split)]
+    }
     fileprivate init(numbers: [Double]) {
-        self.init(evaluateEvery: Int(numbers[0]), evaluationLearners: Int(numbers[1]), checkpointEvery: Int(numbers[2]))
+        self.init(evaluateEvery: Int(numbers[0]), evaluationLearners: Int(numbers[1]), checkpointEvery: Int(numbers[2]),
+                  evaluationSplit: EvaluationSplit.allCases[Int(numbers[3])])
     }
 }
 
@@ -106,7 +113,7 @@ extension TrainingRun {
         }
         var bytes: [UInt8] = []
         try communicator.broadcast(&bytes, root: 0)
-        var numbers = [Double](repeating: 0, count: 3)
+        var numbers = [Double](repeating: 0, count: Policy.numberCount)
         try communicator.broadcast(&numbers, root: 0)
         let (configuration, state) = try Checkpoint.decode(Data(bytes), source: "rank 0's broadcast state")
         let trainer = MetaTrainer(configuration: configuration, data: try data(configuration), state: state)

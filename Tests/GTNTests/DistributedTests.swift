@@ -57,9 +57,9 @@ final class DistributedTests: XCTestCase {
     }
 
     /// A shared run: rank 0 starts it and writes; a resume on two ranks continues exactly; the
-    /// evaluation split over ranks gives one process's numbers.
+    /// evaluation split over ranks gives one process's numbers, on the split rank 0 was given.
     func testSharedRunWritesOnRankZeroAndResumesExactly() throws {
-        let policy = TrainingRun.Policy(evaluateEvery: 2, evaluationLearners: 3, checkpointEvery: 1)
+        let policy = TrainingRun.Policy(evaluateEvery: 2, evaluationLearners: 3, checkpointEvery: 1, evaluationSplit: .validation)
         let alone = try TrainingRun.start(in: try temporaryDirectory(), configuration: configuration(outer: 3, learners: 2),
                                           data: TrainingTests.syntheticData, policy: policy)
         try alone.run()

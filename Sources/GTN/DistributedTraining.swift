@@ -82,7 +82,6 @@ extension MetaTrainer {
 extension TrainingRun.Policy {
     /// What every rank must agree on, as numbers to broadcast: the schedule of evaluations and
     /// checkpoints, and the split evaluations score on (each rank scores its share of the learners).
-    fileprivate static let numberCount = 4
     fileprivate var numbers: [Double] {
         let split = EvaluationSplit.allCases.firstIndex(of: evaluationSplit) ?? 0
         return [Double(evaluateEvery), Double(evaluationLearners), Double(checkpointEvery), Double(split)]
@@ -113,7 +112,7 @@ extension TrainingRun {
         }
         var bytes: [UInt8] = []
         try communicator.broadcast(&bytes, root: 0)
-        var numbers = [Double](repeating: 0, count: Policy.numberCount)
+        var numbers = Policy().numbers  // as many as rank 0 sends; its values replace these
         try communicator.broadcast(&numbers, root: 0)
         let (configuration, state) = try Checkpoint.decode(Data(bytes), source: "rank 0's broadcast state")
         let trainer = MetaTrainer(configuration: configuration, data: try data(configuration), state: state)

@@ -120,6 +120,72 @@ final class TensorBasicsTests: XCTestCase {
         pool.drain()
         XCTAssertEqual(pool.statistics.pooledBytes, 0)
     }
+
+    /// Memory the pool lets go leaves the process, even from between buffers that are still
+    /// live: what keeps a run's resident memory near its live tensors while learners of random
+    /// widths follow one another (docs/performance.md §6). From `malloc`, the freed half stayed
+    /// resident as gaps in the heap.
+    func testReleasedBuffersLeaveTheProcessFromBetweenLiveOnes() throws {
+        let pool = BufferPool()
+        let size = 4 << 20, pairs = 24
+        // One large allocation freed first: glibc then serves blocks of this size from its heap.
+        pool.give(pool.take(bytes: 2 * size), bytes: 2 * size)
+        pool.drain()
+        let buffers = (0..<(2 * pairs)).map { _ in pool.take(bytes: size) }
+        for p in buffers { p.initializeMemory(as: UInt8.self, repeating: 1, count: size) }
+        let touched = try residentBytes()
+        for p in stride(from: 0, to: buffers.count, by: 2).map({ buffers[$0] }) { pool.give(p, bytes: size) }
+        pool.drain()
+        let released = touched - (try residentBytes())
+        XCTAssertGreaterThan(released, pairs * size * 3 / 4, "\(released >> 20) of \(pairs * size >> 20) MiB left the process")
+        for p in stride(from: 1, to: buffers.count, by: 2).map({ buffers[$0] }) { pool.give(p, bytes: size) }
+        pool.drain()
+    }
+
+    /// A request of a size the pool does not hold is made of the pages of pooled buffers of other
+    /// sizes, moved into place, not of fresh pages: learners of random widths change every size
+    /// at every outer iteration, and faulting their gigabytes in afresh cost a third more time.
+    /// A buffer so assembled is several kernel mappings, and its pages move on again, split too.
+    func testAMissIsMadeOfThePagesOfPooledBuffersOfOtherSizes() throws {
+        let pool = BufferPool()
+        let mib = 1 << 20
+        func fill(_ p: UnsafeMutableRawPointer, _ count: Int, with value: UInt8) {
+            p.initializeMemory(as: UInt8.self, repeating: value, count: count)
+            XCTAssertTrue(UnsafeRawBufferPointer(start: p, count: count).allSatisfy { $0 == value })
+        }
+        let a = pool.take(bytes: mib), b = pool.take(bytes: 6 * mib)
+        fill(a, mib, with: 1)
+        fill(b, 6 * mib, with: 1)
+        pool.give(a, bytes: mib)
+        pool.give(b, bytes: 6 * mib)
+        let before = try residentBytes()
+
+        let c = pool.take(bytes: 5 * mib)
+        fill(c, 5 * mib, with: 2)
+        XCTAssertEqual(pool.statistics.remaps, 1)
+        XCTAssertEqual(pool.statistics.pooledBytes, 2 * mib, "1 MiB and 4 of the 6 make up the 5; 2 stay pooled")
+        XCTAssertLessThan(try residentBytes() - before, mib, "no fresh pages for the 5 MiB")
+
+        pool.give(c, bytes: 5 * mib)
+        let d = pool.take(bytes: 7 * mib)
+        fill(d, 7 * mib, with: 3)
+        XCTAssertEqual(pool.statistics.pooledBytes, 0, "the assembled 5 MiB and the 2 MiB rest make up the 7")
+        XCTAssertLessThan(try residentBytes() - before, mib, "no fresh pages for the 7 MiB")
+
+        pool.give(d, bytes: 7 * mib)
+        let e = pool.take(bytes: 6 * mib)
+        fill(e, 6 * mib, with: 4)
+        XCTAssertEqual(pool.statistics.pooledBytes, mib, "the 7 MiB split inside its last piece")
+        XCTAssertEqual(pool.statistics.remaps, 3)
+        pool.give(e, bytes: 6 * mib)
+        pool.drain()
+        XCTAssertLessThan(try residentBytes(), before - 5 * mib, "drained pages left the process")
+    }
+
+    private func residentBytes() throws -> Int {
+        let fields = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+        return try XCTUnwrap(Int(fields[1])) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
 }
 
 final class ConvolutionPathTests: XCTestCase {

@@ -92,8 +92,9 @@ public struct Preset: Codable, Sendable, Equatable {
                           // every skip in the seeds measured, at a few tenths of a point on the
                           // seeds that trained well. Intermediate losses tell the teacher how every
                           // step taught, not only the last: the largest gain of the variance-reduction
-                          // ablation at 50 outer iterations (scripts/ablate.py; README).
-                          rotatingLabels: false, intermediateLosses: true, innerGradientClip: 3,
+                          // ablation at 50 outer iterations (scripts/ablate.py; README). Learned soft
+                          // labels led on every seed after 250 iterations (README, "Soft labels").
+                          rotatingLabels: false, learnedSoftLabels: true, intermediateLosses: true, innerGradientClip: 3,
                           memoryMode: .fullUnroll, recordedStepsFraction: 1)
         case .seed:
             return Preset(name: .seed, noiseSize: 64, generator: .seed, learner: .seed,

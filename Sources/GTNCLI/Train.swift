@@ -107,7 +107,7 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("rotating-labels"), inversion: .prefixedNo, help: "Slot i of inner step t has class (t·B + i) mod 10, rotating which classes a batch holds fewer of (default: the preset's).")
     var rotatingLabels: Bool?
 
-    @Flag(name: .customLong("soft-labels"), inversion: .prefixedNo, help: "Learn a soft label per curriculum slot (logits [T·B, 10], starting near the slot's class); learners train toward their softmax (default: the preset's; learned curricula only).")
+    @Flag(name: .customLong("soft-labels"), inversion: .prefixedNo, help: "Learn a soft label per curriculum slot (logits [T·B, 10], starting near the slot's class); learners train toward their softmax (default: the preset's: on for cpu, off for paper and seed; learned curricula only).")
     var softLabels: Bool?
 
     @Option(name: .customLong("inner-clip"), parsing: .unconditional, help: "Scale each inner step's gradient down to this global norm when it is longer (default: the preset's, 3 for cpu; 0 turns clipping off), in meta-training and whenever the curriculum trains a learner.")
@@ -193,6 +193,8 @@ struct Train: ParsableCommand {
         else if base == nil { c.learnersPerIteration = Ranks.launched }
         if let metaBatch { c.metaBatchSize = metaBatch }
         if let curriculum { c.curriculum = curriculum }
+        // A preset's soft labels belong to curriculum slots, which `none` does not have.
+        if softLabels == nil && !c.curriculum.isLearned { c.preset.learnedSoftLabels = false }
         if let widths { c.fixedWidths = widths }
         if let learnerFamily { c.learnerSpace = learnerFamily == .searchSpace ? ArchitectureSpace.standard.everyWidthInRange : nil }
         if let seed { c.seed = seed }

@@ -182,6 +182,25 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["report", dir.path, "--nas", "/nonexistent/nas.json"]), mentioning: ["/nonexistent/nas.json"])
     }
 
+    /// The `cpu` preset's soft labels label curriculum slots, so `--curriculum none` (no slots)
+    /// trains with hard labels, and asking for soft labels there is refused.
+    func testCurriculumWithoutSlotsTrainsWithHardLabels() throws {
+        let data = try RealMNIST.requireDirectory()
+        let source = try tinyCheckpoint()
+        XCTAssertTrue(try Checkpoint.load(from: source).configuration.preset.learnedSoftLabels)
+        let config = source.appendingPathComponent("config.json").path
+        let out = try temporaryDirectory().appendingPathComponent("none")
+        let result = try gtn(["train", "--config", config, "--curriculum", "none", "--out", out.path,
+                              "--eval-learners", "1", "--data-dir", data.path, "--quiet"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let saved = try Checkpoint.load(from: out).configuration
+        XCTAssertEqual(saved.curriculum, .none)
+        XCTAssertFalse(saved.preset.learnedSoftLabels)
+        assertFails(try gtn(["train", "--config", config, "--curriculum", "none", "--soft-labels",
+                             "--out", try temporaryDirectory().appendingPathComponent("refused").path]),
+                    mentioning: ["--soft-labels", "none curriculum"])
+    }
+
     /// `gtn eval --widths` evaluates learners of exactly those widths, and says so in its JSON;
     /// with --json, stdout holds only the JSON and status lines stay on stderr.
     func testEvalOnFixedWidths() throws {

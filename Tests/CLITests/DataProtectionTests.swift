@@ -69,7 +69,7 @@ extension CLITests {
                                (["--curriculum", "none"], "--curriculum"), (["--inner-lr", "0.5"], "--inner-lr"),
                                (["--seed", "9"], "--seed"), (["--memory", "stepwise"], "--memory"), (["--dataset", "kmnist"], "--dataset"),
                                (["--preset=seed"], "--preset"), (["--learner-family", "search-space"], "--learner-family"),
-                               (["--no-intermediate-losses"], "--no-intermediate-losses"), (["--soft-labels"], "--soft-labels")] {
+                               (["--no-intermediate-losses"], "--no-intermediate-losses"), (["--no-soft-labels"], "--no-soft-labels")] {
             assertFails(try gtn(["train", "--resume", "--out", dir.path] + flags), mentioning: [named, "conflicts with the checkpoint"])
         }
         XCTAssertEqual(try Data(contentsOf: Checkpoint.url(in: dir)), before)

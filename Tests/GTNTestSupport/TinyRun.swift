@@ -21,6 +21,7 @@ public enum TinyRun {
         var c = TrainingConfiguration(preset: preset, outerIterations: outerIterations)
         c.fixedWidths = widths
         c.curriculum = curriculum
+        if !curriculum.isLearned { c.preset.learnedSoftLabels = false }  // they label curriculum slots
         c.seed = seed
         return c
     }

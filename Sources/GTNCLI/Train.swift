@@ -92,7 +92,7 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("intermediate-losses"), inversion: .prefixedNo, help: "Add the real-data loss after every inner step to the meta-loss, each on a fresh real batch (default: the preset's: on for cpu, off for paper and seed).")
     var intermediateLosses: Bool?
 
-    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully; without --outer, iterations are not limited. A larger limit given on --resume extends the run: the cosine moves to the new fraction, so the learning rate rises again (a warm restart), unless --hold-final-lr is given.")
+    @Option(name: .customLong("time-limit"), parsing: .unconditional, help: "Meta-train for this many seconds in all (over resumes too; evaluations count), checkpointing at the end. The outer learning rate's cosine then follows the elapsed fraction of this time, so the run anneals fully, but it depends on measured time: unlike a run of --outer iterations, it does not repeat bit for bit. Without --outer, iterations are not limited. A larger limit given on --resume extends the run: the cosine moves to the new fraction, so the learning rate rises again (a warm restart), unless --hold-final-lr is given.")
     var timeLimit: Double?
 
     @Flag(name: .customLong("hold-final-lr"), help: "With --resume and a larger --outer or --time-limit: the outer learning rate's cosine keeps the end it had, and the added iterations train at its final rate (a tenth of the peak) instead of a warm restart. The checkpoint's config.json records the end as annealingEnd.")

@@ -17,7 +17,9 @@ public final class TrainingRun {
     /// When a run evaluates and checkpoints. These may change when a run is resumed; the
     /// configuration (what is trained) may not, but for its length (`outerIterations`,
     /// `timeBudget`) and the learners that estimate each meta-gradient (`learnersPerIteration`).
-    public struct Policy: Sendable, Equatable {
+    /// A run keeps its policy in `policy.json` beside its checkpoint, so that a resume without
+    /// one goes on evaluating and keeping snapshots as the run did.
+    public struct Policy: Codable, Sendable, Equatable {
         /// Evaluate GTN-T accuracy every N outer iterations (0: only at the end).
         public var evaluateEvery = 10
         /// Fresh learners per evaluation (K).
@@ -39,6 +41,51 @@ public final class TrainingRun {
             self.checkpointEvery = checkpointEvery
             self.snapshotEvery = snapshotEvery
             self.evaluationSplit = evaluationSplit
+        }
+
+        /// The file in a run directory that holds the run's policy.
+        public static let fileName = "policy.json"
+
+        /// A field missing from the file keeps its default, so files written before a field
+        /// existed still read.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let defaults = Policy()
+            evaluateEvery = try c.decodeIfPresent(Int.self, forKey: .evaluateEvery) ?? defaults.evaluateEvery
+            evaluationLearners = try c.decodeIfPresent(Int.self, forKey: .evaluationLearners) ?? defaults.evaluationLearners
+            checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? defaults.checkpointEvery
+            snapshotEvery = try c.decodeIfPresent(Int.self, forKey: .snapshotEvery) ?? defaults.snapshotEvery
+            evaluationSplit = try c.decodeIfPresent(EvaluationSplit.self, forKey: .evaluationSplit) ?? defaults.evaluationSplit
+        }
+
+        /// Throws, naming the field, when the policy cannot drive a run.
+        public func validate() throws {
+            for (name, value, least) in [("evaluateEvery", evaluateEvery, 0), ("evaluationLearners", evaluationLearners, 1),
+                                         ("checkpointEvery", checkpointEvery, 1), ("snapshotEvery", snapshotEvery, 0)] where value < least {
+                throw TrainingRunError(description: "the run policy's \(name) must be ≥ \(least), got \(value)")
+            }
+        }
+
+        /// The policy saved in the run directory `directory`, or the defaults for a run that
+        /// has none (one written before runs kept their policy).
+        public static func saved(in directory: URL) throws -> Policy {
+            let file = directory.appendingPathComponent(fileName)
+            guard FileManager.default.fileExists(atPath: file.path) else { return Policy() }
+            let policy: Policy
+            do {
+                policy = try JSONDecoder().decode(Policy.self, from: Data(contentsOf: file))
+                try policy.validate()
+            } catch {
+                throw TrainingRunError(description: "\(file.path): not a readable run policy (\(error)); fix or delete it to resume with the defaults")
+            }
+            return policy
+        }
+
+        /// Writes the policy (atomically) into the run directory `directory`.
+        func save(in directory: URL) throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try AtomicFile.write(try encoder.encode(self), to: directory.appendingPathComponent(Self.fileName))
         }
     }
 
@@ -67,6 +114,8 @@ public final class TrainingRun {
 
     public let directory: URL
     public let trainer: MetaTrainer
+    /// The policy this process follows; `policy.json` keeps the one the run was opened with,
+    /// which a later resume without a policy takes.
     public var policy: Policy
     /// The outer iteration this process started from (0 for a new run).
     public let startIteration: Int
@@ -113,7 +162,8 @@ public final class TrainingRun {
     }
 
     /// A new run in `directory`, which must not hold a checkpoint yet; any old metrics there are
-    /// replaced. The configuration is checked first (`TrainingConfiguration.validate`).
+    /// replaced. The configuration and policy are checked first (`TrainingConfiguration.validate`,
+    /// `Policy.validate`), and the policy is kept in `policy.json` for resumes.
     public static func start(in directory: URL, configuration: TrainingConfiguration, data: RealData,
                              policy: Policy = Policy()) throws -> TrainingRun {
         try start(in: directory, configuration: configuration, policy: policy, loadingData: { _ in data })
@@ -124,6 +174,7 @@ public final class TrainingRun {
     public static func start(in directory: URL, configuration: TrainingConfiguration, policy: Policy = Policy(),
                              loadingData load: (TrainingConfiguration) throws -> RealData) throws -> TrainingRun {
         try configuration.validate()
+        try policy.validate()
         try Directory.create(directory, role: "run directory")
         let lock = try claim(directory)
         if Checkpoint.exists(in: directory) {
@@ -132,6 +183,7 @@ public final class TrainingRun {
         let run = TrainingRun(directory: directory, trainer: MetaTrainer(configuration: configuration, data: try load(configuration)),
                               policy: policy, lock: lock)
         try? FileManager.default.removeItem(at: run.metricsURL)
+        try policy.save(in: directory)
         return run
     }
 
@@ -151,13 +203,15 @@ public final class TrainingRun {
     }
 
     /// Continues the run in `directory` from its checkpoint, exactly where it stopped. Metrics
-    /// rows written after the checkpoint are dropped, so the log matches the state.
+    /// rows written after the checkpoint are dropped, so the log matches the state. Without a
+    /// `policy` the run keeps its own (`Policy.saved(in:)`); a policy given replaces it for this
+    /// resume and later ones.
     /// `outerIterations` and `timeBudget` extend or shorten the run, and `schedule` says what
     /// that does to the learning rate's schedule; `learnersPerIteration` changes how many
     /// learners (K) estimate each meta-gradient from here on. That changes the estimate's
     /// variance and cost, not what is trained: the mean over K learners is the same expected
     /// meta-gradient for any K, so the outer learning rate keeps its meaning.
-    public static func resume(in directory: URL, data: RealData, policy: Policy = Policy(),
+    public static func resume(in directory: URL, data: RealData, policy: Policy? = nil,
                               outerIterations: Int? = nil, timeBudget: Double? = nil,
                               schedule: ScheduleExtension = .warmRestart,
                               learnersPerIteration: Int? = nil) throws -> TrainingRun {
@@ -167,14 +221,16 @@ public final class TrainingRun {
 
     /// `resume` with the data loaded for the checkpoint's configuration (its dataset), once the
     /// directory is locked and the checkpoint read, so that a refusal comes before any loading.
-    public static func resume(in directory: URL, policy: Policy = Policy(), outerIterations: Int? = nil, timeBudget: Double? = nil,
+    public static func resume(in directory: URL, policy: Policy? = nil, outerIterations: Int? = nil, timeBudget: Double? = nil,
                               schedule: ScheduleExtension = .warmRestart, learnersPerIteration: Int? = nil,
                               loadingData load: (TrainingConfiguration) throws -> RealData) throws -> TrainingRun {
         guard Checkpoint.exists(in: directory) else {
             throw TrainingRunError(description: "\(directory.path) holds no checkpoint to resume (expected \(Checkpoint.fileName))")
         }
+        try policy?.validate()
         let lock = try claim(directory)
         let (saved, state) = try Checkpoint.load(from: directory)
+        let policy = try policy ?? Policy.saved(in: directory)
         var configuration = saved
         let heldEnd = AnnealingEnd(of: saved)
         if let outerIterations {
@@ -198,6 +254,7 @@ public final class TrainingRun {
                                                                          state: state),
                               policy: policy, lock: lock)
         try MetricsLog.truncate(run.metricsURL, afterIteration: state.iteration)
+        try policy.save(in: directory)
         return run
     }
 

@@ -20,7 +20,8 @@ struct Train: ParsableCommand {
         checkpoint decides what is trained (preset, dataset, widths, curriculum, seed, ...); on resume \
         only --outer, --time-limit, --hold-final-lr, --learners-per-iteration, --eval-every, --eval-learners, \
         --eval-split, --checkpoint-every, --snapshot-every, --data-dir and --check-finite may be given freely, and any other flag must \
-        agree with the checkpoint. \
+        agree with the checkpoint. The evaluation, checkpoint and snapshot flags are kept in OUT/policy.json: a resume without \
+        them goes on as the run did. \
         Ctrl-C (SIGINT) or SIGTERM finishes the current outer iteration, checkpoints and exits with \
         130 or 143; a second one exits at once. \
         OUT/report.html (see `gtn report`) and TensorBoard event files in OUT/tensorboard are refreshed \
@@ -72,20 +73,20 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its checkpoint.")
     var resume = false
 
-    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate GTN-T accuracy (on --eval-split) every N outer iterations (0: only at the end).")
-    var evaluateEvery: Int = 10
+    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate GTN-T accuracy (on --eval-split) every N outer iterations (0: only at the end; default 10, on --resume the run's own).")
+    var evaluateEvery: Int?
 
-    @Option(name: .customLong("eval-split"), help: "Images the run's evaluations score on: test, or validation to choose a checkpoint or an averaging window by the run's curve without looking at the test set (then measure the choice with `gtn eval`). May change on --resume; metrics.jsonl records each evaluation's split.")
-    var evaluationSplit: EvaluationSplit = .test
+    @Option(name: .customLong("eval-split"), help: "Images the run's evaluations score on: test, or validation to choose a checkpoint or an averaging window by the run's curve without looking at the test set (then measure the choice with `gtn eval`). Default test, on --resume the run's own; metrics.jsonl records each evaluation's split.")
+    var evaluationSplit: EvaluationSplit?
 
-    @Option(name: .customLong("eval-learners"), parsing: .unconditional, help: "Fresh learners per evaluation (K, at most \(Limits.learners)).")
-    var evaluationLearners: Int = 8
+    @Option(name: .customLong("eval-learners"), parsing: .unconditional, help: "Fresh learners per evaluation (K, at most \(Limits.learners); default 8, on --resume the run's own).")
+    var evaluationLearners: Int?
 
-    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Write the checkpoint every N outer iterations.")
-    var checkpointEvery: Int = 10
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Write the checkpoint every N outer iterations (default 10, on --resume the run's own).")
+    var checkpointEvery: Int?
 
-    @Option(name: .customLong("snapshot-every"), parsing: .unconditional, help: "Also keep the checkpoint of every Nth outer iteration in OUT/snapshots/iteration-N (0: none; about 90 MB each at paper size), to average with `gtn average`.")
-    var snapshotEvery: Int = 0
+    @Option(name: .customLong("snapshot-every"), parsing: .unconditional, help: "Also keep the checkpoint of every Nth outer iteration in OUT/snapshots/iteration-N (0: none, the default; on --resume the run's own; about 90 MB each at paper size), to average with `gtn average`.")
+    var snapshotEvery: Int?
 
     @OptionGroup var memory: MemoryOptions
 
@@ -130,14 +131,14 @@ struct Train: ParsableCommand {
         try requirePositive(evaluationLearners, "--eval-learners")
         try requireAtMost(evaluationLearners, Limits.learners, "--eval-learners")
         try requirePositive(checkpointEvery, "--checkpoint-every")
-        if snapshotEvery < 0 { throw ValidationError("--snapshot-every must be ≥ 0 (0: no snapshots), got \(snapshotEvery)") }
+        if let snapshotEvery, snapshotEvery < 0 { throw ValidationError("--snapshot-every must be ≥ 0 (0: no snapshots), got \(snapshotEvery)") }
         try requirePositive(learnersPerIteration, "--learners-per-iteration")
         try requireAtMost(learnersPerIteration, Limits.learners, "--learners-per-iteration")
         if softLabels == true && curriculum == CurriculumKind.none {
             throw ValidationError("--soft-labels learns a label per curriculum slot; the none curriculum has no slots (it draws fresh noise and labels)")
         }
         try requirePositive(metaBatch, "--meta-batch")
-        if evaluateEvery < 0 { throw ValidationError("--eval-every must be ≥ 0, got \(evaluateEvery)") }
+        if let evaluateEvery, evaluateEvery < 0 { throw ValidationError("--eval-every must be ≥ 0, got \(evaluateEvery)") }
         try requirePositiveFinite(innerLearningRate, "--inner-lr")
         try requirePositiveFinite(outerLearningRate, "--outer-lr")
         if let innerClip, !(innerClip >= 0 && innerClip.isFinite) {
@@ -245,9 +246,16 @@ struct Train: ParsableCommand {
         if let dataset = data.dataset, dataset.rawValue != saved.dataset { throw refuse("--dataset", dataset.rawValue, "dataset \(saved.dataset)") }
     }
 
-    var policy: TrainingRun.Policy {
-        TrainingRun.Policy(evaluateEvery: evaluateEvery, evaluationLearners: evaluationLearners, checkpointEvery: checkpointEvery,
-                           snapshotEvery: snapshotEvery, evaluationSplit: evaluationSplit)
+    /// The evaluation, checkpoint and snapshot flags given, over `base`: the run's own policy on
+    /// --resume, the defaults on a new run.
+    func policy(over base: TrainingRun.Policy) -> TrainingRun.Policy {
+        var policy = base
+        if let evaluateEvery { policy.evaluateEvery = evaluateEvery }
+        if let evaluationLearners { policy.evaluationLearners = evaluationLearners }
+        if let checkpointEvery { policy.checkpointEvery = checkpointEvery }
+        if let snapshotEvery { policy.snapshotEvery = snapshotEvery }
+        if let evaluationSplit { policy.evaluationSplit = evaluationSplit }
+        return policy
     }
 
     func run() throws {
@@ -261,7 +269,7 @@ struct Train: ParsableCommand {
         if resume {
             let saved = try TrainingRun.savedConfiguration(in: directory)
             try checkAgreement(with: saved, in: directory)
-            run = try TrainingRun.resume(in: directory, policy: policy, outerIterations: outer, timeBudget: timeLimit,
+            run = try TrainingRun.resume(in: directory, policy: policy(over: try TrainingRun.Policy.saved(in: directory)), outerIterations: outer, timeBudget: timeLimit,
                                          schedule: holdFinalLearningRate ? .holdFinalRate : .warmRestart,
                                          learnersPerIteration: learnersPerIteration.map { $0 * Ranks.launched }) {
                 try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
@@ -273,7 +281,7 @@ struct Train: ParsableCommand {
             }
             let configuration = try makeConfiguration()
             try Directory.create(directory, role: "--out")
-            run = try TrainingRun.start(in: directory, configuration: configuration, policy: policy) {
+            run = try TrainingRun.start(in: directory, configuration: configuration, policy: policy(over: TrainingRun.Policy())) {
                 try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
             }
         }

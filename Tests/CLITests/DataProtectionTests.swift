@@ -77,6 +77,24 @@ extension CLITests {
         XCTAssertTrue(help.contains("on resume") && help.contains("--time-limit"), help)
     }
 
+    /// A resume without cadence flags keeps the run's own (`OUT/policy.json`), so a run started
+    /// with snapshots goes on keeping them; a flag given on resume replaces the run's own.
+    func testResumeKeepsTheRunsCadencesUnlessGivenOthers() throws {
+        let data = try dataFlags()
+        let dir = try temporaryDirectory().appendingPathComponent("run")
+        let snapshot = { (iteration: Int) in dir.appendingPathComponent(String(format: "snapshots/iteration-%06d", iteration)).path }
+        let first = try gtn(["train", "--out", dir.path, "--outer", "2", "--snapshot-every", "2"] + Self.tinyRun + data)
+        XCTAssertEqual(first.status, 0, first.error)
+        let second = try gtn(["train", "--resume", "--out", dir.path, "--outer", "4"] + data)
+        XCTAssertEqual(second.status, 0, second.error)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: snapshot(4)), "the resumed run kept no snapshot at 4")
+        let third = try gtn(["train", "--resume", "--out", dir.path, "--outer", "6", "--snapshot-every", "0"] + data)
+        XCTAssertEqual(third.status, 0, third.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: snapshot(6)))
+        let policy = try TrainingRun.Policy.saved(in: dir)
+        XCTAssertEqual(policy, TrainingRun.Policy(evaluateEvery: 0, evaluationLearners: 1, checkpointEvery: 1, snapshotEvery: 0))
+    }
+
     func testResumeWithFewerIterationsThanDoneIsAnError() throws {
         let dir = try editedCheckpoint { metadata, _ in
             metadata["state"] = try jsonEdit(metadata["state"] ?? "") { $0["iteration"] = 3 }

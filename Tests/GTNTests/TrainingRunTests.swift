@@ -142,6 +142,67 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(rows.first?["accuracies"] as? [Double], onValidation)
     }
 
+    /// A resume without a policy goes on with the run's own (`policy.json`): its snapshots and
+    /// evaluations continue as before; a policy given replaces it, for later resumes too.
+    func testResumeKeepsTheRunsPolicyUnlessGivenAnother() throws {
+        let directory = try temporaryDirectory(), data = TrainingTests.syntheticData
+        let policy = TrainingRun.Policy(evaluateEvery: 3, evaluationLearners: 1, checkpointEvery: 1, snapshotEvery: 2,
+                                        evaluationSplit: .validation)
+        do {
+            let first = try TrainingRun.start(in: directory, configuration: configuration(outer: 2), data: data, policy: policy)
+            try first.run()
+        }
+        XCTAssertEqual(try TrainingRun.Policy.saved(in: directory), policy)
+        do {
+            let second = try TrainingRun.resume(in: directory, data: data, outerIterations: 4)
+            XCTAssertEqual(second.policy, policy)
+            var snapshots: [Int] = []
+            try second.run { event in
+                if case .snapshotWritten(let iteration, _) = event { snapshots.append(iteration) }
+            }
+            XCTAssertEqual(snapshots, [4])
+            let rows = try metricsRows(second).filter { $0["type"] as? String == "evaluation" }
+            XCTAssertEqual(rows.compactMap { $0["iteration"] as? Int }, [2, 3, 4])
+            XCTAssertEqual(rows.compactMap { $0["split"] as? String }, ["validation", "validation", "validation"])
+        }
+        var changed = policy
+        changed.snapshotEvery = 0
+        changed.evaluateEvery = 0
+        do {
+            let third = try TrainingRun.resume(in: directory, data: data, policy: changed, outerIterations: 5)
+            try third.run()
+        }
+        XCTAssertEqual(try TrainingRun.Policy.saved(in: directory), changed)
+        XCTAssertEqual(try TrainingRun.resume(in: directory, data: data, outerIterations: 6).policy, changed)
+    }
+
+    /// A run written before runs kept their policy resumes with the defaults; a policy file that
+    /// cannot be read, or a policy that cannot drive a run, is refused by name.
+    func testPolicyFilesAndInvalidPoliciesAreCheckedWhereTheyComeIn() throws {
+        let directory = try temporaryDirectory(), data = TrainingTests.syntheticData
+        do {
+            let first = try TrainingRun.start(in: directory, configuration: configuration(outer: 1), data: data,
+                                              policy: TrainingRun.Policy(evaluateEvery: 0, evaluationLearners: 1, snapshotEvery: 5))
+            try first.run()
+        }
+        let file = directory.appendingPathComponent(TrainingRun.Policy.fileName)
+        try FileManager.default.removeItem(at: file)
+        XCTAssertEqual(try TrainingRun.Policy.saved(in: directory), TrainingRun.Policy())
+        // Fields a file does not name keep their defaults.
+        try Data(#"{"snapshotEvery": 4}"#.utf8).write(to: file)
+        XCTAssertEqual(try TrainingRun.Policy.saved(in: directory), TrainingRun.Policy(snapshotEvery: 4))
+        for (contents, reason) in [("{", "not a readable run policy"), (#"{"checkpointEvery": 0}"#, "checkpointEvery must be ≥ 1")] {
+            try Data(contents.utf8).write(to: file)
+            XCTAssertThrowsError(try TrainingRun.resume(in: directory, data: data, outerIterations: 2)) { error in
+                XCTAssertTrue("\(error)".contains(file.path) && "\(error)".contains(reason), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try TrainingRun.start(in: try temporaryDirectory(), configuration: configuration(outer: 1), data: data,
+                                                   policy: TrainingRun.Policy(evaluationLearners: 0))) { error in
+            XCTAssertTrue("\(error)".contains("evaluationLearners must be ≥ 1, got 0"), "\(error)")
+        }
+    }
+
     func testTimeBudgetStopsAfterTheFirstIterationWithACheckpointAndAnEvaluation() throws {
         var configuration = configuration(outer: 4)
         configuration.timeBudget = 1e-9

@@ -274,7 +274,7 @@ struct Train: ParsableCommand {
                                          learnersPerIteration: learnersPerIteration.map { $0 * Ranks.launched }) {
                 try data.load(defaultKind: DatasetKind(rawValue: $0.dataset))
             }
-            Terminal.line("resuming \(directory.path) at outer iteration \(run.state.iteration)")
+            Terminal.line("resuming \(directory.path) at outer iteration \(run.state.iteration); \(TrainingProgress.cadences(of: run.policy))")
         } else {
             if Checkpoint.exists(in: directory) {
                 throw ValidationError("\(directory.path) already holds a checkpoint; pass --resume to continue it or choose another --out")
@@ -338,6 +338,13 @@ struct TrainingProgress {
         case nil: held = ""
         }
         return [iterations, time].compactMap { $0 }.joined(separator: " or ") + held
+    }
+
+    /// "evaluations every 50 (K=8, test split), checkpoints every 10, snapshots every 50".
+    static func cadences(of p: TrainingRun.Policy) -> String {
+        let evaluations = p.evaluateEvery == 0 ? "an evaluation at the end" : "evaluations every \(p.evaluateEvery)"
+        let snapshots = p.snapshotEvery == 0 ? "no snapshots" : "snapshots every \(p.snapshotEvery)"
+        return "\(evaluations) (K=\(p.evaluationLearners), \(p.evaluationSplit.rawValue) split), checkpoints every \(p.checkpointEvery), \(snapshots)"
     }
 
     mutating func report(_ event: TrainingRun.Event) {

@@ -88,6 +88,7 @@ extension CLITests {
         let second = try gtn(["train", "--resume", "--out", dir.path, "--outer", "4"] + data)
         XCTAssertEqual(second.status, 0, second.error)
         XCTAssertTrue(FileManager.default.fileExists(atPath: snapshot(4)), "the resumed run kept no snapshot at 4")
+        XCTAssertTrue(second.error.contains("an evaluation at the end (K=1, test split), checkpoints every 1, snapshots every 2"), second.error)
         let third = try gtn(["train", "--resume", "--out", dir.path, "--outer", "6", "--snapshot-every", "0"] + data)
         XCTAssertEqual(third.status, 0, third.error)
         XCTAssertFalse(FileManager.default.fileExists(atPath: snapshot(6)))

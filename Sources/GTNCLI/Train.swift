@@ -73,16 +73,16 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its checkpoint.")
     var resume = false
 
-    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate GTN-T accuracy (on --eval-split) every N outer iterations (0: only at the end; default 10, on --resume the run's own).")
+    @Option(name: .customLong("eval-every"), parsing: .unconditional, help: "Evaluate GTN-T accuracy (on --eval-split) every N outer iterations (0: only at the end; default \(TrainingRun.Policy().evaluateEvery), on --resume the run's own).")
     var evaluateEvery: Int?
 
-    @Option(name: .customLong("eval-split"), help: "Images the run's evaluations score on: test, or validation to choose a checkpoint or an averaging window by the run's curve without looking at the test set (then measure the choice with `gtn eval`). Default test, on --resume the run's own; metrics.jsonl records each evaluation's split.")
+    @Option(name: .customLong("eval-split"), help: "Images the run's evaluations score on: test, or validation to choose a checkpoint or an averaging window by the run's curve without looking at the test set (then measure the choice with `gtn eval`). Default \(TrainingRun.Policy().evaluationSplit.rawValue), on --resume the run's own; metrics.jsonl records each evaluation's split.")
     var evaluationSplit: EvaluationSplit?
 
-    @Option(name: .customLong("eval-learners"), parsing: .unconditional, help: "Fresh learners per evaluation (K, at most \(Limits.learners); default 8, on --resume the run's own).")
+    @Option(name: .customLong("eval-learners"), parsing: .unconditional, help: "Fresh learners per evaluation (K, at most \(Limits.learners); default \(TrainingRun.Policy().evaluationLearners), on --resume the run's own).")
     var evaluationLearners: Int?
 
-    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Write the checkpoint every N outer iterations (default 10, on --resume the run's own).")
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Write the checkpoint every N outer iterations (default \(TrainingRun.Policy().checkpointEvery), on --resume the run's own).")
     var checkpointEvery: Int?
 
     @Option(name: .customLong("snapshot-every"), parsing: .unconditional, help: "Also keep the checkpoint of every Nth outer iteration in OUT/snapshots/iteration-N (0: none, the default; on --resume the run's own; about 90 MB each at paper size), to average with `gtn average`.")

@@ -1,11 +1,12 @@
 import Foundation
 import GTN
 
-/// What a run directory records, read back for reports: `config.json`, the rows of
-/// `metrics.jsonl` and, when present, a saved `gtn eval --json` result (`eval.json`).
+/// What a run directory records, read back for reports: `config.json` and `policy.json`, the
+/// rows of `metrics.jsonl` and, when present, a saved `gtn eval --json` result (`eval.json`).
 public struct RunHistory {
     public var directory: URL
-    /// `config.json` flattened to dotted keys ("preset.steps") and their JSON values, in key order.
+    /// `config.json` flattened to dotted keys ("preset.steps") and their JSON values, in key
+    /// order, then `policy.json` under "policy." (the run's evaluation and checkpoint cadences).
     public var settings: [(key: String, value: String)]
     public var iterations: [IterationMetrics]
     public var evaluations: [EvaluationRecord]
@@ -17,11 +18,12 @@ public struct RunHistory {
 
     public init(directory: URL, evaluationFile: URL? = nil) throws {
         self.directory = directory
-        let configURL = directory.appendingPathComponent(Checkpoint.configurationFileName)
-        if let data = try? Data(contentsOf: configURL), let object = try? JSONSerialization.jsonObject(with: data) {
-            settings = Self.flatten(object, prefix: "")
-        } else {
-            settings = []
+        settings = []
+        for (name, prefix) in [(Checkpoint.configurationFileName, ""), (TrainingRun.Policy.fileName, "policy")] {
+            let url = directory.appendingPathComponent(name)
+            if let data = try? Data(contentsOf: url), let object = try? JSONSerialization.jsonObject(with: data) {
+                settings += Self.flatten(object, prefix: prefix)
+            }
         }
         let metricsURL = directory.appendingPathComponent(MetricsLog.fileName)
         guard let text = try? String(contentsOf: metricsURL, encoding: .utf8) else {

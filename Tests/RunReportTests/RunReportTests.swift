@@ -119,6 +119,11 @@ final class RunReportTests: XCTestCase {
         XCTAssertEqual(html.components(separatedBy: "http://").count - 1, html.components(separatedBy: "xmlns=\"http://www.w3.org/2000/svg\"").count - 1)
         XCTAssertTrue(html.contains("real-3, best lr of the grid"))
         XCTAssertTrue(html.contains("Spearman"))
+        let settings = try RunHistory(directory: directory).settings
+        XCTAssertEqual(settings.filter { $0.key.hasPrefix("policy.") }.map { "\($0.key)=\($0.value)" },
+                       ["policy.checkpointEvery=2", "policy.evaluateEvery=2", "policy.evaluationLearners=2",
+                        "policy.evaluationSplit=\"test\"", "policy.snapshotEvery=0"], "the run's cadences, as it was started")
+        XCTAssertTrue(html.contains("policy.evaluateEvery"))
     }
 
     // MARK: Headless Chromium

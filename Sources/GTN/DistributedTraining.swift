@@ -3,7 +3,7 @@ import NeuralNet
 import Support
 import TensorEngine
 
-/// Meta-training over several processes (docs/gtn.md; README "Running on several processes").
+/// Meta-training over several processes (docs/gtn.md; README "Several processes (MPI)").
 ///
 /// Every rank holds the same state. An outer iteration's `learnersPerIteration` (K, the global
 /// count) learners are dealt out k = rank, rank + size, …; each rank sums its learners'

@@ -93,7 +93,7 @@ public struct Preset: Codable, Sendable, Equatable {
                           // seeds that trained well. Intermediate losses tell the teacher how every
                           // step taught, not only the last: the largest gain of the variance-reduction
                           // ablation at 50 outer iterations (scripts/ablate.py; README). Learned soft
-                          // labels led on every seed after 250 iterations (README, "Soft labels").
+                          // labels led on every seed after 250 iterations (docs/results.md).
                           rotatingLabels: false, learnedSoftLabels: true, intermediateLosses: true, innerGradientClip: 3,
                           memoryMode: .fullUnroll, recordedStepsFraction: 1)
         case .seed:

@@ -10,8 +10,8 @@ public struct TeacherAverageError: Error, CustomStringConvertible, LocalizedErro
 
 /// Teacher weight averaging: the mean of the teacher parameters of several snapshots of a run,
 /// as stochastic weight averaging does for networks and checkpoint averaging for translation
-/// models. Snapshots taken a little apart late in a run sit around a good teacher; in the README's
-/// `paper` run their mean taught a little better than the last of them.
+/// models. Snapshots taken a little apart late in a run sit around a good teacher; in the `paper`
+/// runs of docs/results.md their mean taught a little better than the last of them.
 public enum TeacherAverage {
     /// The element-wise mean of `teachers`' parameters, summed in Float64 and stored in the first
     /// teacher's dtype. Every learned tensor is averaged as it is stored: the generator's weights,

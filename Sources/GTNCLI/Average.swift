@@ -9,7 +9,7 @@ struct Average: ParsableCommand {
         Weight averaging for teachers: the element-wise mean of the teachers' parameters (generator, \
         curriculum, soft labels, log learning rates and momenta). The usual sources are the snapshots of \
         `gtn train --snapshot-every N`, taken some way apart late in a run: their mean taught a little \
-        better than the last of them (README); choose the window with `gtn eval --split validation`. The new checkpoint keeps the rest of the latest source's state, so \
+        better than the last of them (docs/results.md); choose the window with `gtn eval --split validation`. The new checkpoint keeps the rest of the latest source's state, so \
         `gtn eval --checkpoint OUT`, `gtn sample` and `gtn nas` read it as any run. The sources must share \
         preset and curriculum; OUT must not hold a checkpoint yet.
 

@@ -98,11 +98,6 @@ func medianSeconds(minSeconds: Double, _ body: () -> Void) -> Double {
     return times.sorted()[times.count / 2]
 }
 
-/// FP32 fused multiply-add peak of the machine the README's figures come from (2 Zen cores,
-/// 2 × 256-bit FMA units each):
-/// the denominator of the fraction-of-peak figure.
-let peakGflops = 180.0
-
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -163,6 +158,7 @@ struct TrainBench: ParsableCommand {
         let gflops = flopsPerOuter / median / 1e9
         let executedGflops = executedPerOuter / median / 1e9
         let total = seconds.reduce(0, +)
+        let peakGflops = KernelBenchmark.fmaPeakGflops()
         let breakdown = profiler.entries.map { e -> [String: Any] in
             ["op": e.op, "calls_per_outer": Double(e.calls) / Double(outer), "seconds_per_outer": e.seconds / Double(outer),
              "fraction": e.seconds / total, "gflops": e.flops > 0 ? e.flops / e.seconds / 1e9 : 0]
@@ -181,7 +177,7 @@ struct TrainBench: ParsableCommand {
         } else {
             Terminal.result(String(format: "median %.2f s per outer iteration; peak RSS %.2f GiB; peak live tensors %.2f GiB",
                                  median, Double(rss) / 1_073_741_824, Double(poolPeak) / 1_073_741_824))
-            Terminal.result(String(format: "%.1f GFLOP per iteration (GEMM-based ops, direct algorithms), %.1f GFLOP/s effective; %.1f GFLOP executed (Winograd convolutions do fewer), %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s FP32 FMA peak",
+            Terminal.result(String(format: "%.1f GFLOP per iteration (GEMM-based ops, direct algorithms), %.1f GFLOP/s effective; %.1f GFLOP executed (Winograd convolutions do fewer), %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s FP32 FMA peak measured on this host",
                                  flopsPerOuter / 1e9, gflops, executedPerOuter / 1e9, executedGflops, 100 * executedGflops / peakGflops, peakGflops))
             Terminal.result("time per op (share of the timed iterations' wall time):")
             for e in profiler.entries.prefix(20) {

@@ -65,6 +65,41 @@ public enum KernelBenchmark {
         return rows
     }
 
+    /// The FP32 fused multiply-add throughput this binary reaches on this host, in GFLOP/s, on
+    /// `Parallel.threadCount` threads: the denominator of `gtn bench`'s fraction of peak. It is
+    /// measured, not a constant, because the project's hosts differ in clock and vector units
+    /// (Zen 3, Zen 4 and Zen 5 have been seen) and the binary uses 8-lane AVX2 FMAs on all of them.
+    /// Each thread runs twelve independent accumulator chains, more than an FMA's latency times
+    /// its issue width on these cores, so the loop is bound by throughput; the best of three
+    /// timings is kept, as a peak should be.
+    public static func fmaPeakGflops(iterations: Int = 40_000_000) -> Double {
+        let threads = Parallel.threadCount
+        var best = 0.0
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let sums = Parallel.map(threads, workers: threads) { worker in fmaChains(iterations: iterations, seed: Float(worker)) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            // The sums are used so that the loop cannot be removed; they are finite by construction.
+            precondition(sums.allSatisfy(\.isFinite), "fmaPeakGflops: the accumulators overflowed")
+            best = max(best, Double(threads * iterations * 12 * 8 * 2) / seconds * 1e-9)
+        }
+        return best
+    }
+
+    @inline(never)
+    private static func fmaChains(iterations: Int, seed: Float) -> Float {
+        let a = SIMD8<Float>(repeating: 1e-7), b = SIMD8<Float>(repeating: 1 + seed * 1e-3)
+        var c0 = SIMD8<Float>(repeating: seed), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0
+        var c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0
+        for _ in 0..<iterations {
+            c0 = c0.addingProduct(a, b); c1 = c1.addingProduct(a, b); c2 = c2.addingProduct(a, b); c3 = c3.addingProduct(a, b)
+            c4 = c4.addingProduct(a, b); c5 = c5.addingProduct(a, b); c6 = c6.addingProduct(a, b); c7 = c7.addingProduct(a, b)
+            c8 = c8.addingProduct(a, b); c9 = c9.addingProduct(a, b); c10 = c10.addingProduct(a, b); c11 = c11.addingProduct(a, b)
+        }
+        let total = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)) + ((c8 + c9) + (c10 + c11))
+        return total.sum()
+    }
+
     /// The GEMMs that dominate training, im2col shapes at batch 128, plus square 512 for comparison.
     public static let noteShapes: [Shape] = [
         ("conv1 M32 K9 N100352", 32, 100_352, 9, false, false),

@@ -71,6 +71,35 @@ public struct RealBaseline: Codable, Sendable {
     public var best: Row? { rows.max { $0.mean < $1.mean } }
 }
 
+/// Real-data accuracy against the number of SGD steps (`Evaluator.realStepsCurve`): at each
+/// count, the grid's best learning rate for that many steps.
+public struct RealStepsCurve: Codable, Sendable {
+    public struct Point: Codable, Sendable {
+        public let steps: Int
+        public let learningRate: Double
+        public let accuracies: [Double]
+        public var mean: Double { accuracies.reduce(0, +) / Double(max(accuracies.count, 1)) }
+    }
+    public let points: [Point]
+
+    /// The fewest steps of the curve whose mean accuracy reaches `accuracy`; nil when none does.
+    public func steps(toReach accuracy: Double) -> Int? { points.first { $0.mean >= accuracy }?.steps }
+
+    /// T, 1.5T, 2T, 3T, 4T, 6T, … up to `maxSteps`, which ends the list: steps √2 apart on
+    /// average, so a count read off the curve is within a factor 1.5 of where real data gets there.
+    public static func checkpoints(from T: Int, through maxSteps: Int) -> [Int] {
+        var counts: [Int] = []
+        var power = T
+        while power <= maxSteps {
+            counts.append(power)
+            if power + power / 2 <= maxSteps, power / 2 > 0, power % 2 == 0 { counts.append(power + power / 2) }
+            power *= 2
+        }
+        if counts.last != maxSteps { counts.append(maxSteps) }
+        return counts
+    }
+}
+
 public struct Evaluator {
     public let teacher: Teacher
     public let data: RealData
@@ -156,45 +185,77 @@ public struct Evaluator {
     public func realBaseline(learners count: Int, seed: UInt64 = 1_000_003,
                              learningRates: [Double] = Evaluator.baselineLearningRates,
                              momentum: Double = 0.5, progress: ((Int) -> Void)? = nil) throws -> RealBaseline {
-        let pairs = learners(count, seed: seed)
-        let accuracies = try Parallel.map(learningRates.count * count) { i in
-            let lr = learningRates[i / count], k = i % count
-            let trained = try trainOnRealBatches(pairs[k], index: k, seed: seed, learningRate: { _ in lr }, momentum: { _ in momentum })
-            return accuracy(of: pairs[k].0, trained, on: scoringSet)
-        } onResult: { finished, _, _ in progress?(finished) }
-        let rows = learningRates.indices.map { r in
-            RealBaseline.Row(learningRate: learningRates[r], accuracies: Array(accuracies[r * count..<(r + 1) * count]))
-        }
-        return RealBaseline(steps: teacher.preset.steps, rows: rows)
+        let T = teacher.preset.steps
+        let table = try realAccuracies(learners: count, seed: seed, learningRates: learningRates, momentum: momentum,
+                                       after: [T], progress: progress)
+        let rows = learningRates.indices.map { r in RealBaseline.Row(learningRate: learningRates[r], accuracies: table[r][0]) }
+        return RealBaseline(steps: T, rows: rows)
     }
 
-    /// The evaluation's learner `k` trained T steps on real batches of B drawn from its own
-    /// stream, the same for every optimizer it is trained with, so optimizers compare on equal data.
-    func trainOnRealBatches(_ pair: (Learner, Parameters), index k: Int, seed: UInt64,
-                            learningRate: (Int) -> Double, momentum: (Int) -> Double, gradientClip: Double? = nil,
-                            observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
-        let B = teacher.preset.batchSize
-        var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
-        return try trainLearner(pair.0, from: pair.1, steps: teacher.preset.steps,
-                                batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
-                                learningRate: learningRate, momentum: momentum, gradientClip: gradientClip, observe: observe)
-    }
-
-    /// Mean test accuracy after every step of the same learners trained on the same real batches
+    /// Mean accuracy after every step of the same learners trained on the same real batches
     /// as `realBaseline` at one learning rate: the real-data counterpart of
     /// `gtnAccuracy(curve: true)`, whose last value is that learning rate's row.
     public func realAccuracyCurve(learners count: Int, seed: UInt64 = 1_000_003, learningRate: Double,
                                   momentum: Double = 0.5) throws -> [Double] {
-        let T = teacher.preset.steps
-        let pairs = learners(count, seed: seed)
-        let curves = try Parallel.map(count) { k in
-            var perStep = [Double](repeating: 0, count: T)
-            _ = try trainOnRealBatches(pairs[k], index: k, seed: seed, learningRate: { _ in learningRate },
-                                       momentum: { _ in momentum }) { t, θ, means in
-                perStep[t] = accuracy(of: pairs[k].0, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: scoringSet)
-            }
-            return perStep
+        let table = try realAccuracies(learners: count, seed: seed, learningRates: [learningRate], momentum: momentum,
+                                       after: Array(1...teacher.preset.steps))
+        return table[0].map { $0.reduce(0, +) / Double(count) }
+    }
+
+    /// Real-data accuracy against the number of steps, the grid's best learning rate at each
+    /// `RealStepsCurve.checkpoints` count up to `maxSteps`: how many real steps the learners need
+    /// to do what the teacher's T do. The learners and batches are `realBaseline`'s, whose T-step
+    /// result is the curve's first point; a constant learning rate makes the accuracy after n
+    /// steps of one long run the same as that of a run of n steps, so one run per rate serves
+    /// every count.
+    public func realStepsCurve(learners count: Int, seed: UInt64 = 1_000_003, maxSteps: Int,
+                               learningRates: [Double] = Evaluator.baselineLearningRates,
+                               momentum: Double = 0.5, progress: ((Int) -> Void)? = nil) throws -> RealStepsCurve {
+        let checkpoints = RealStepsCurve.checkpoints(from: teacher.preset.steps, through: maxSteps)
+        let table = try realAccuracies(learners: count, seed: seed, learningRates: learningRates, momentum: momentum,
+                                       after: checkpoints, progress: progress)
+        let points = checkpoints.indices.map { c in
+            let rows = learningRates.indices.map { r in RealBaseline.Row(learningRate: learningRates[r], accuracies: table[r][c]) }
+            let best = rows.max { $0.mean < $1.mean }!  // the grid is not empty: `realAccuracies` checks it
+            return RealStepsCurve.Point(steps: checkpoints[c], learningRate: best.learningRate, accuracies: best.accuracies)
         }
-        return (0..<T).map { t in curves.map { $0[t] }.reduce(0, +) / Double(count) }
+        return RealStepsCurve(points: points)
+    }
+
+    /// The accuracy of the evaluation's learners trained on real batches with SGD at each
+    /// learning rate, after each of `checkpoints` steps (ascending): `[rate][checkpoint][learner]`.
+    /// The runs (rates × learners) go side by side, one core each; `progress` gets the number finished.
+    func realAccuracies(learners count: Int, seed: UInt64, learningRates: [Double], momentum: Double,
+                        after checkpoints: [Int], progress: ((Int) -> Void)? = nil) throws -> [[[Double]]] {
+        precondition(!learningRates.isEmpty && !checkpoints.isEmpty && checkpoints.first! > 0
+                     && zip(checkpoints, checkpoints.dropFirst()).allSatisfy { $0 < $1 },
+                     "realAccuracies needs learning rates and ascending, positive step counts")
+        let pairs = learners(count, seed: seed)
+        let runs = try Parallel.map(learningRates.count * count) { i in
+            let lr = learningRates[i / count], k = i % count
+            var scores: [Double] = []
+            _ = try trainOnRealBatches(pairs[k], index: k, seed: seed, steps: checkpoints.last!,
+                                       learningRate: { _ in lr }, momentum: { _ in momentum }) { t, θ, means in
+                guard checkpoints.contains(t + 1) else { return }
+                scores.append(accuracy(of: pairs[k].0, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: scoringSet))
+            }
+            return scores
+        } onResult: { finished, _, _ in progress?(finished) }
+        return learningRates.indices.map { r in
+            checkpoints.indices.map { c in (0..<count).map { k in runs[r * count + k][c] } }
+        }
+    }
+
+    /// The evaluation's learner `k` trained on real batches of B (T steps unless `steps` says)
+    /// drawn from its own stream, the same for every optimizer it is trained with, so optimizers
+    /// compare on equal data.
+    func trainOnRealBatches(_ pair: (Learner, Parameters), index k: Int, seed: UInt64, steps: Int? = nil,
+                            learningRate: (Int) -> Double, momentum: (Int) -> Double, gradientClip: Double? = nil,
+                            observe: ((Int, Parameters, [Tensor]) throws -> Void)? = nil) throws -> TrainedLearner {
+        let B = teacher.preset.batchSize
+        var batchRNG = SeededGenerator(seed: seed &+ UInt64(k))
+        return try trainLearner(pair.0, from: pair.1, steps: steps ?? teacher.preset.steps,
+                                batch: { _ in data.train.randomBatch(size: B, using: &batchRNG) },
+                                learningRate: learningRate, momentum: momentum, gradientClip: gradientClip, observe: observe)
     }
 }

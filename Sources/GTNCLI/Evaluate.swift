@@ -17,7 +17,7 @@ struct Evaluate: ParsableCommand {
         in two ways: with SGD (momentum 0.5) for each learning rate in {0.01, 0.02, 0.05, 0.1, 0.2, 0.5} \
         (the grid; --real-lrs replaces it), and with per-step learning rates and momenta meta-learned on real batches exactly as \
         the GTN learns its own (--learned-baseline-iterations outer iterations). The real accuracy reported \
-        is the better of the two.
+        is the better of the two. --real-steps-to-match N trains the same learners on the same real batches for         longer, with the grid's SGD, and says after how many steps real data first reaches the teacher's T-step         accuracy (the learned baseline has no schedule beyond T steps, so it is not part of this).
         """)
 
     @Option(help: "Run directory holding checkpoint.safetensors.")
@@ -31,6 +31,9 @@ struct Evaluate: ParsableCommand {
 
     @Option(name: .customLong("real-lrs"), help: "Comma-separated learning rates of the real-data grid, e.g. 0.5,1,2 to check that the best one is not at the grid's edge (default: 0.01,0.02,0.05,0.1,0.2,0.5).")
     var realLearningRates: LearningRateList?
+
+    @Option(name: .customLong("real-steps-to-match"), parsing: .unconditional, help: "Also train the learners on real batches for up to N steps (SGD at each grid learning rate) and report the real accuracy after T, 1.5T, 2T, 3T, … N steps and the fewest of them that reaches GTN-T's: how many real steps the teacher's T are worth (N at least T, at most \(Limits.realSteps)).")
+    var realStepsToMatch: Int?
 
     @Option(name: .customLong("learned-baseline-iterations"), help: "Outer iterations that meta-learn the real baseline's per-step learning rates and momenta (0: grid only).")
     var learnedBaselineIterations: Int = 30
@@ -56,7 +59,11 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         try requirePositive(learners, "--learners")
         try requireAtMost(learners, Limits.learners, "--learners")
-        if realLearningRates != nil && !realBaseline { throw ValidationError("--real-lrs sets the grid of --real-baseline; add --real-baseline") }
+        if realLearningRates != nil && !realBaseline && realStepsToMatch == nil {
+            throw ValidationError("--real-lrs sets the grid of --real-baseline and --real-steps-to-match; add one of them")
+        }
+        try requirePositive(realStepsToMatch, "--real-steps-to-match")
+        try requireAtMost(realStepsToMatch, Limits.realSteps, "--real-steps-to-match")
         if learnedBaselineIterations < 0 {
             throw ValidationError("--learned-baseline-iterations must be ≥ 0, got \(learnedBaselineIterations)")
         }
@@ -91,10 +98,15 @@ struct Evaluate: ParsableCommand {
         var realLearnedLr: [Double]?
         var realLearnedMomentum: [Double]?
         var realBaseline: [RealRow]?
+        /// With --real-steps-to-match: real accuracy after T, 1.5T, 2T, … steps at the grid's best rate for each.
+        var realStepsCurve: [RealStepsRow]?
+        /// The fewest steps of `realStepsCurve` whose mean reaches GTN-T's; absent when none does.
+        var realStepsToMatch: Int?
         var seconds: Double
     }
 
     struct RealRow: Encodable { var lr: Double; var accuracyMean: Double; var accuracies: [Double] }
+    struct RealStepsRow: Encodable { var steps: Int; var lr: Double; var accuracyMean: Double; var accuracyStd: Double }
 
     func run() throws {
         output.apply()
@@ -108,6 +120,9 @@ struct Evaluate: ParsableCommand {
             try requireFitsInMemory(configuration) { needed, available in
                 String(format: "--widths %@: learners this wide need up to an estimated %.1f GiB, more than this machine's %.1f GiB", widths.description, needed, available)
             }
+        }
+        if let realStepsToMatch, realStepsToMatch < configuration.preset.steps {
+            throw ValidationError("--real-steps-to-match must be at least the teacher's \(configuration.preset.steps) steps, got \(realStepsToMatch)")
         }
         let realData = try data.load(defaultKind: DatasetKind(rawValue: configuration.dataset))
         var evaluator = Evaluator(teacher: state.teacher, data: realData, configuration: configuration)
@@ -172,6 +187,28 @@ struct Evaluate: ParsableCommand {
                     Terminal.result(String(format: "best real-%d accuracy: %.2f%% vs GTN-%d %.2f%%",
                                          baseline.steps, 100 * best, result.steps, 100 * result.mean))
                 }
+            }
+        }
+        if let realStepsToMatch {
+            let grid = realLearningRates?.values ?? Evaluator.baselineLearningRates
+            let runs = grid.count * learners
+            let stepsCurve = try evaluator.realStepsCurve(learners: learners, seed: seed, maxSteps: realStepsToMatch,
+                                                          learningRates: grid) { n in
+                Terminal.status("real data for up to \(realStepsToMatch) steps: learner \(n)/\(runs) (\(grid.count) learning rates)")
+            }
+            report.realStepsCurve = stepsCurve.points.map {
+                RealStepsRow(steps: $0.steps, lr: $0.learningRate, accuracyMean: $0.mean, accuracyStd: standardDeviation($0.accuracies))
+            }
+            report.realStepsToMatch = stepsCurve.steps(toReach: result.mean)
+            if !json {
+                for point in stepsCurve.points {
+                    Terminal.result(String(format: "real-%d accuracy (best lr %.2f): %.2f%% ± %.2f",
+                                         point.steps, point.learningRate, 100 * point.mean, 100 * standardDeviation(point.accuracies)))
+                }
+                Terminal.result(report.realStepsToMatch.map {
+                    String(format: "real data reaches GTN-%d's %.2f%% after %d steps (%.1f× the teacher's)",
+                           result.steps, 100 * result.mean, $0, Double($0) / Double(result.steps))
+                } ?? String(format: "real data does not reach GTN-%d's %.2f%% within %d steps", result.steps, 100 * result.mean, realStepsToMatch))
             }
         }
         if json {

@@ -102,6 +102,8 @@ enum Limits {
     static let learners = 10_000
     /// Architecture-search candidates in one run.
     static let candidates = 100_000
+    /// Real-data steps of `gtn eval --real-steps-to-match` (about 12 epochs of MNIST's 50,000 at B = 128).
+    static let realSteps = 5_000
 }
 
 /// Turns SIGINT and SIGTERM into a request: `onSignal` runs once on a background queue, and a

@@ -87,6 +87,8 @@ final class CLITests: XCTestCase {
         assertFails(try gtn(["train", "--preset", "paper", "--recorded-steps", "40"]), mentioning: ["--recorded-steps", "40", "32"])
         assertFails(try gtn(["bench", "--preset", "cpu", "--recorded-steps", "4"]), mentioning: ["--recorded-steps", "stepwise", "full-unroll"])
         assertFails(try gtn(["eval", "--checkpoint", "/nonexistent/run"]), mentioning: ["/nonexistent/run"])
+        assertFails(try gtn(["eval", "--checkpoint", "/nonexistent/run", "--real-lrs", "0.5"]), mentioning: ["--real-lrs", "--real-baseline"])
+        assertFails(try gtn(["eval", "--checkpoint", "/nonexistent/run", "--real-steps-to-match", "0"]), mentioning: ["--real-steps-to-match", "0"])
         assertFails(try gtn(["train", "--data-dir", "/nonexistent/data", "--outer", "1", "--out", try temporaryDirectory().path + "/r"]),
                     mentioning: ["/nonexistent/data"])
     }
@@ -221,6 +223,19 @@ final class CLITests: XCTestCase {
         XCTAssertEqual((drawn["architectures"] as? [String])?.count, 3)
         XCTAssertNotEqual(drawn["architectures"] as? [String], architectures)
         XCTAssertEqual(drawn["split"] as? String, "test")
+        assertFails(try gtn(["eval", "--checkpoint", dir.path, "--real-steps-to-match", "1", "--data-dir", data.path]),
+                    mentioning: ["--real-steps-to-match", "2 steps", "got 1"])
+        let longer = try evaluate(["--real-steps-to-match", "5", "--real-lrs", "0.05,0.5", "--learned-baseline-iterations", "0"])
+        let rows = try XCTUnwrap(longer["real_steps_curve"] as? [[String: Any]])
+        XCTAssertEqual(rows.compactMap { $0["steps"] as? Int }, [2, 3, 4, 5])
+        XCTAssertTrue(rows.allSatisfy { [0.05, 0.5].contains($0["lr"] as? Double ?? -1) })
+        XCTAssertEqual(longer["gtn_accuracies"] as? [Double], drawn["gtn_accuracies"] as? [Double])
+        if let match = longer["real_steps_to_match"] as? Int {
+            let reached = try XCTUnwrap(rows.first { $0["steps"] as? Int == match }?["accuracy_mean"] as? Double)
+            XCTAssertGreaterThanOrEqual(reached, try XCTUnwrap(longer["gtn_accuracy_mean"] as? Double))
+        } else {
+            XCTAssertTrue(rows.allSatisfy { ($0["accuracy_mean"] as? Double ?? 1) < (longer["gtn_accuracy_mean"] as? Double ?? 0) })
+        }
         let validation = try evaluate(["--split", "validation"])
         XCTAssertEqual(validation["split"] as? String, "validation")
         XCTAssertEqual(validation["architectures"] as? [String], drawn["architectures"] as? [String])

@@ -16,4 +16,49 @@ final class RealCurveTests: XCTestCase {
         XCTAssertEqual(curve.last ?? -1, baseline.rows[1].mean, accuracy: 1e-12)
         XCTAssertNotEqual(curve.last ?? -1, baseline.rows[0].mean, "the learning rate must matter for this check to mean anything")
     }
+
+    /// The steps curve trains the baseline's learners on its batches for longer: its first point
+    /// is the baseline's best row, every point takes the best rate of the grid for its count, and
+    /// the rates do differ somewhere, so the choice per count is tested.
+    func testRealStepsCurveStartsAtTheBaselineAndTakesTheBestRatePerCount() throws {
+        let configuration = TrainingTests.tinyConfiguration()
+        let T = configuration.preset.steps
+        var rng = SeededGenerator(seed: 5)
+        let teacher = Teacher(preset: configuration.preset, curriculum: .full, using: &rng)
+        let evaluator = Evaluator(teacher: teacher, data: TrainingTests.syntheticData, configuration: configuration)
+        let rates = [0.01, 0.5]
+        let baseline = try evaluator.realBaseline(learners: 2, seed: 9, learningRates: rates)
+        let curve = try evaluator.realStepsCurve(learners: 2, seed: 9, maxSteps: 8 * T, learningRates: rates)
+        XCTAssertEqual(curve.points.map(\.steps), RealStepsCurve.checkpoints(from: T, through: 8 * T))
+        XCTAssertEqual(curve.points[0].mean, try XCTUnwrap(baseline.best).mean, accuracy: 1e-12)
+        XCTAssertEqual(curve.points[0].accuracies, try XCTUnwrap(baseline.best).accuracies)
+        let table = try evaluator.realAccuracies(learners: 2, seed: 9, learningRates: rates, momentum: 0.5,
+                                                 after: curve.points.map(\.steps))
+        for (c, point) in curve.points.enumerated() {
+            let means = table.map { $0[c].reduce(0, +) / 2 }
+            XCTAssertEqual(point.mean, means.max() ?? -1, accuracy: 1e-12, "after \(point.steps) steps")
+            XCTAssertEqual(point.learningRate, rates[means.firstIndex(of: means.max() ?? -1) ?? -1])
+        }
+        XCTAssertNotEqual(table[0].map { $0.reduce(0, +) }, table[1].map { $0.reduce(0, +) },
+                          "the learning rate must matter for this check to mean anything")
+    }
+
+    func testStepCountsAreAboutRootTwoApartAndEndAtTheLimit() {
+        XCTAssertEqual(RealStepsCurve.checkpoints(from: 32, through: 512), [32, 48, 64, 96, 128, 192, 256, 384, 512])
+        XCTAssertEqual(RealStepsCurve.checkpoints(from: 32, through: 100), [32, 48, 64, 96, 100])
+        XCTAssertEqual(RealStepsCurve.checkpoints(from: 32, through: 32), [32])
+        XCTAssertEqual(RealStepsCurve.checkpoints(from: 3, through: 13), [3, 6, 9, 12, 13])
+    }
+
+    func testStepsToReachIsTheFirstCountAtOrAboveTheTarget() {
+        let curve = RealStepsCurve(points: [
+            .init(steps: 32, learningRate: 0.5, accuracies: [0.875, 0.9375]),
+            .init(steps: 64, learningRate: 0.5, accuracies: [0.9375, 0.9375]),
+            .init(steps: 96, learningRate: 0.2, accuracies: [0.96875, 1]),
+        ])
+        XCTAssertEqual(curve.steps(toReach: 0.90625), 32, "a mean equal to the target reaches it")
+        XCTAssertEqual(curve.steps(toReach: 0.90626), 64)
+        XCTAssertEqual(curve.steps(toReach: 0.984375), 96)
+        XCTAssertNil(curve.steps(toReach: 0.985))
+    }
 }

@@ -55,7 +55,7 @@ public struct RunReport {
         body += "<p class=\"meta\">\(escape(history.directory.standardizedFileURL.path)) · report written \(escape(ISO8601DateFormatter().string(from: generated)))</p>"
         body += summarySection()
         body += section("Meta-training", [metaLossChart(), gradientNormChart()])
-        body += section("Evaluation", accuracyCharts() + [stepCurveChart()].compactMap { $0 },
+        body += section("Evaluation", accuracyCharts() + [stepCurveChart(), realStepsChart()].compactMap { $0 },
                         note: history.baselines.isEmpty
                             ? "No real-data baseline known: save <code>gtn eval --checkpoint RUN --real-baseline --curve --json &gt; RUN/eval.json</code> (or pass <code>gtn report --eval FILE</code>) to draw one."
                             : nil)
@@ -227,6 +227,28 @@ public struct RunReport {
                                                 color: Self.colors.green, style: .lineAndMarkers(radius: 2.5)))
         } else if let real = evaluation["real_accuracy_mean"] as? Double {
             chart.referenceLines = [SVGChart.ReferenceLine("real, after the last step", y: 100 * real, color: Self.colors.green)]
+        }
+        chart.xIncludes = [0]
+        return chart
+    }
+
+    /// `gtn eval --real-steps-to-match`: real data against its number of steps, with the
+    /// teacher's T-step accuracy as the line it has to reach.
+    private func realStepsChart() -> SVGChart? {
+        guard let evaluation = history.evaluation, let rows = evaluation["real_steps_curve"] as? [[String: Any]] else { return nil }
+        let points = rows.compactMap { row -> (steps: Int, lr: Double, mean: Double, std: Double)? in
+            guard let steps = row["steps"] as? Int, let mean = row["accuracy_mean"] as? Double else { return nil }
+            return (steps, row["lr"] as? Double ?? .nan, mean, row["accuracy_std"] as? Double ?? 0)
+        }
+        guard !points.isEmpty else { return nil }
+        let split = history.evaluationSplit.rawValue
+        var chart = SVGChart(title: "Real data: accuracy against its steps (\(split))", xLabel: "SGD steps on real batches", yLabel: "\(split) accuracy (%)")
+        chart.series = [SVGChart.Series("real, grid's best lr per count, mean ± std", points: points.map { (Double($0.steps), 100 * $0.mean) },
+                                        color: Self.colors.green, style: .lineAndMarkers(radius: 3), errors: points.map { 100 * $0.std },
+                                        hoverTexts: points.map { String(format: "%d real steps (lr %.2f): %.2f%% ± %.2f", $0.steps, $0.lr, 100 * $0.mean, 100 * $0.std) })]
+        if let gtn = evaluation["gtn_accuracy_mean"] as? Double {
+            let steps = evaluation["steps"] as? Int
+            chart.referenceLines = [SVGChart.ReferenceLine(steps.map { "GTN-\($0)" } ?? "GTN", y: 100 * gtn, color: Self.colors.blue)]
         }
         chart.xIncludes = [0]
         return chart

@@ -25,8 +25,12 @@ final class RunReportTests: XCTestCase {
             if case .evaluationFinished = event { run.policy.evaluationSplit = .validation }
         }
         if let failure { throw failure }
-        let evaluation: [String: Any] = ["steps": 3, "accuracy_curve": [0.2, 0.35, 0.5],
-                                         "real_grid_accuracy_mean": 0.6, "real_learned_accuracy_mean": 0.65, "real_accuracy_mean": 0.65]
+        let stepsCurve: [[String: Any]] = [3, 4, 6, 8, 12].enumerated().map { i, steps in
+            ["steps": steps, "lr": 0.5, "accuracy_mean": 0.6 + 0.03 * Double(i), "accuracy_std": 0.01]
+        }
+        let evaluation: [String: Any] = ["steps": 3, "accuracy_curve": [0.2, 0.35, 0.5], "gtn_accuracy_mean": 0.66,
+                                         "real_grid_accuracy_mean": 0.6, "real_learned_accuracy_mean": 0.65, "real_accuracy_mean": 0.65,
+                                         "real_steps_curve": stepsCurve, "real_steps_to_match": 8]
         try JSONSerialization.data(withJSONObject: evaluation).write(to: directory.appendingPathComponent(RunHistory.evaluationFileName))
         let rows: [[String: Any]] = (0..<12).map { (i: Int) -> [String: Any] in
             let d = Double(i)
@@ -40,8 +44,9 @@ final class RunReportTests: XCTestCase {
     }
 
     /// Charts the report must hold: meta-loss, gradient norm, accuracy by iteration and by
-    /// training time, the per-step curve, learned learning rate and momentum, three NAS scatters.
-    static let expectedCharts = 10
+    /// training time, the per-step curve, real accuracy against its steps, learned learning rate
+    /// and momentum, three NAS scatters.
+    static let expectedCharts = 11
 
     func report() throws -> (html: String, url: URL) {
         let directory = try Self.run.get()
@@ -118,6 +123,7 @@ final class RunReportTests: XCTestCase {
         // The only http:// is the SVG namespace, which browsers never fetch.
         XCTAssertEqual(html.components(separatedBy: "http://").count - 1, html.components(separatedBy: "xmlns=\"http://www.w3.org/2000/svg\"").count - 1)
         XCTAssertTrue(html.contains("real-3, best lr of the grid"))
+        XCTAssertTrue(html.contains("Real data: accuracy against its steps") && html.contains("12 real steps (lr 0.50): 72.00% ± 1.00"))
         XCTAssertTrue(html.contains("Spearman"))
         let settings = try RunHistory(directory: directory).settings
         XCTAssertEqual(settings.filter { $0.key.hasPrefix("policy.") }.map { "\($0.key)=\($0.value)" },

@@ -17,7 +17,9 @@ struct Evaluate: ParsableCommand {
         in two ways: with SGD (momentum 0.5) for each learning rate in {0.01, 0.02, 0.05, 0.1, 0.2, 0.5} \
         (the grid; --real-lrs replaces it), and with per-step learning rates and momenta meta-learned on real batches exactly as \
         the GTN learns its own (--learned-baseline-iterations outer iterations). The real accuracy reported \
-        is the better of the two. --real-steps-to-match N trains the same learners on the same real batches for         longer, with the grid's SGD, and says after how many steps real data first reaches the teacher's T-step         accuracy (the learned baseline has no schedule beyond T steps, so it is not part of this).
+        is the better of the two. --real-steps-to-match N trains the same learners on the same real batches for \
+        longer, with the grid's SGD, and says after how many steps real data first reaches the teacher's T-step \
+        accuracy (the learned baseline has no schedule beyond T steps, so it is not part of this).
         """)
 
     @Option(help: "Run directory holding checkpoint.safetensors.")

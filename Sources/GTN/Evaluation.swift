@@ -231,12 +231,13 @@ public struct Evaluator {
                      && zip(checkpoints, checkpoints.dropFirst()).allSatisfy { $0 < $1 },
                      "realAccuracies needs learning rates and ascending, positive step counts")
         let pairs = learners(count, seed: seed)
+        let scored = Set(checkpoints)
         let runs = try Parallel.map(learningRates.count * count) { i in
             let lr = learningRates[i / count], k = i % count
             var scores: [Double] = []
             _ = try trainOnRealBatches(pairs[k], index: k, seed: seed, steps: checkpoints.last!,
                                        learningRate: { _ in lr }, momentum: { _ in momentum }) { t, θ, means in
-                guard checkpoints.contains(t + 1) else { return }
+                guard scored.contains(t + 1) else { return }
                 scores.append(accuracy(of: pairs[k].0, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: scoringSet))
             }
             return scores

@@ -242,7 +242,7 @@ public struct RunReport {
         }
         guard !points.isEmpty else { return nil }
         let split = history.evaluationSplit.rawValue
-        var chart = SVGChart(title: "Real data: accuracy against its steps (\(split))", xLabel: "SGD steps on real batches", yLabel: "\(split) accuracy (%)")
+        var chart = SVGChart(title: "Real data: accuracy against its steps (\(split))", xLabel: "SGD steps on real batches (log scale)", yLabel: "\(split) accuracy (%)")
         chart.series = [SVGChart.Series("real, grid's best lr per count, mean ± std", points: points.map { (Double($0.steps), 100 * $0.mean) },
                                         color: Self.colors.green, style: .lineAndMarkers(radius: 3), errors: points.map { 100 * $0.std },
                                         hoverTexts: points.map { String(format: "%d real steps (lr %.2f): %.2f%% ± %.2f", $0.steps, $0.lr, 100 * $0.mean, 100 * $0.std) })]
@@ -250,7 +250,7 @@ public struct RunReport {
             let steps = evaluation["steps"] as? Int
             chart.referenceLines = [SVGChart.ReferenceLine(steps.map { "GTN-\($0)" } ?? "GTN", y: 100 * gtn, color: Self.colors.blue)]
         }
-        chart.xIncludes = [0]
+        chart.logarithmicX = true
         return chart
     }
 

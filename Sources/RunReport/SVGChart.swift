@@ -1,6 +1,7 @@
 import Foundation
 
-/// A small line and scatter chart rendered as inline SVG: linear axes with round tick values,
+/// A small line and scatter chart rendered as inline SVG: linear axes with round tick values
+/// (or a base-2 logarithmic x axis),
 /// series drawn as lines or markers (optionally with ± error bars), horizontal reference lines
 /// and a legend. Every marker carries a `<title>`, which browsers show on hover.
 public struct SVGChart {
@@ -58,6 +59,9 @@ public struct SVGChart {
     /// Forces the y axis to include these values (e.g. 0…1 for accuracies).
     public var yIncludes: [Double] = []
     public var xIncludes: [Double] = []
+    /// Draws x on a base-2 logarithmic axis with ticks at powers of two, for quantities that
+    /// double (step counts); points with x ≤ 0 are left out.
+    public var logarithmicX = false
 
     public init(title: String, xLabel: String, yLabel: String) {
         self.title = title
@@ -68,9 +72,12 @@ public struct SVGChart {
     private let margin = (left: 62.0, right: 16.0, top: 44.0, bottom: 44.0)
 
     public func svg() -> String {
+        // x in axis space: as it is, or its base-2 logarithm.
+        let axisX: (Double) -> Double = logarithmicX ? { log2($0) } : { $0 }
+        func drawable(_ point: (x: Double, y: Double)) -> Bool { point.x.isFinite && point.y.isFinite && (!logarithmicX || point.x > 0) }
         let finite = series.flatMap { s in s.points.indices.map { i in (s.points[i], s.errors?[i] ?? 0) } }
-            .filter { $0.0.x.isFinite && $0.0.y.isFinite }
-        var xs = finite.map(\.0.x) + xIncludes
+            .filter { drawable($0.0) }
+        var xs = (finite.map(\.0.x) + xIncludes.filter { !logarithmicX || $0 > 0 }).map(axisX)
         var ys = finite.flatMap { [$0.0.y - $0.1, $0.0.y + $0.1] } + referenceLines.map(\.y).filter(\.isFinite) + yIncludes
         // Scatter plots keep markers off the frame.
         if series.allSatisfy({ if case .markers = $0.style { true } else { false } }) {
@@ -82,9 +89,11 @@ public struct SVGChart {
             xs = padded(xs)
             ys = padded(ys)
         }
-        let xAxis = Axis(values: xs, integral: !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() }), yAxis = Axis(values: ys)
+        let xAxis = logarithmicX ? Axis(exponents: xs) : Axis(values: xs, integral: !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() })
+        let yAxis = Axis(values: ys)
         let plot = (x0: margin.left, x1: width - margin.right, y0: margin.top, y1: height - margin.bottom)
-        func px(_ x: Double) -> Double { plot.x0 + (x - xAxis.low) / (xAxis.high - xAxis.low) * (plot.x1 - plot.x0) }
+        func pxAxis(_ a: Double) -> Double { plot.x0 + (a - xAxis.low) / (xAxis.high - xAxis.low) * (plot.x1 - plot.x0) }
+        func px(_ x: Double) -> Double { pxAxis(axisX(x)) }
         func py(_ y: Double) -> Double { plot.y1 - (y - yAxis.low) / (yAxis.high - yAxis.low) * (plot.y1 - plot.y0) }
 
         var out = "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" viewBox=\"0 0 \(f(width)) \(f(height))\" font-family=\"sans-serif\" font-size=\"11\">"
@@ -93,8 +102,8 @@ public struct SVGChart {
         out += "<text x=\"\(f(width / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>"
         // Grid and ticks.
         for t in xAxis.ticks {
-            out += "<line x1=\"\(f(px(t)))\" x2=\"\(f(px(t)))\" y1=\"\(f(plot.y0))\" y2=\"\(f(plot.y1))\" stroke=\"#eee\"/>"
-            out += "<text x=\"\(f(px(t)))\" y=\"\(f(plot.y1 + 14))\" text-anchor=\"middle\" fill=\"#444\">\(Self.format(t))</text>"
+            out += "<line x1=\"\(f(pxAxis(t)))\" x2=\"\(f(pxAxis(t)))\" y1=\"\(f(plot.y0))\" y2=\"\(f(plot.y1))\" stroke=\"#eee\"/>"
+            out += "<text x=\"\(f(pxAxis(t)))\" y=\"\(f(plot.y1 + 14))\" text-anchor=\"middle\" fill=\"#444\">\(Self.format(logarithmicX ? exp2(t) : t))</text>"
         }
         for t in yAxis.ticks {
             out += "<line x1=\"\(f(plot.x0))\" x2=\"\(f(plot.x1))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\" stroke=\"#eee\"/>"
@@ -108,7 +117,7 @@ public struct SVGChart {
             out += "<line x1=\"\(f(plot.x0))\" x2=\"\(f(plot.x1))\" y1=\"\(f(py(line.y)))\" y2=\"\(f(py(line.y)))\" stroke=\"\(line.color)\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"><title>\(escape(line.name)): \(Self.format(line.y, digits: 4))</title></line>"
         }
         for s in series {
-            let shown = s.points.indices.filter { s.points[$0].x.isFinite && s.points[$0].y.isFinite }
+            let shown = s.points.indices.filter { drawable(s.points[$0]) }
             let opacity = s.opacity < 1 ? " opacity=\"\(f(s.opacity))\"" : ""
             out += "<g\(opacity)>"
             if let errors = s.errors {
@@ -164,6 +173,17 @@ public struct SVGChart {
             self.low = floor(low / step) * step
             self.high = ceil(high / step) * step
             ticks = stride(from: self.low, through: self.high + step / 2, by: step).map { ($0 / step).rounded() * step }
+        }
+
+        /// A base-2 logarithmic axis in exponent space: whole exponents covering `values`, every
+        /// one a tick up to nine of them (32, 64, … 2048 for step counts), every second beyond.
+        init(exponents values: [Double]) {
+            let finite = values.filter(\.isFinite)
+            let low = floor(finite.min() ?? 0), high = max(ceil(finite.max() ?? 1), low + 1)
+            let step = max(1, ceil((high - low) / 8))
+            self.low = low
+            self.high = low + ceil((high - low) / step) * step
+            ticks = stride(from: self.low, through: self.high, by: step).map { $0 }
         }
     }
 

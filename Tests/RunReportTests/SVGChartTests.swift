@@ -11,6 +11,25 @@ final class SVGChartTests: XCTestCase {
         XCTAssertGreaterThan(constant.high, 5)
     }
 
+    /// Step counts that double are spread evenly on a log axis with ticks at powers of two;
+    /// points that a log axis cannot place are left out.
+    func testLogarithmicXPutsDoublingsEvenlyApart() throws {
+        XCTAssertEqual(SVGChart.Axis(exponents: [5, log2(48), 11]).ticks, [5, 6, 7, 8, 9, 10, 11])
+        XCTAssertEqual(SVGChart.Axis(exponents: [0, 20]).ticks, stride(from: 0.0, through: 20, by: 3).map { $0 } + [21])
+        var chart = SVGChart(title: "t", xLabel: "steps", yLabel: "y")
+        chart.logarithmicX = true
+        chart.series = [SVGChart.Series("s", points: [(0, 1), (32, 1), (64, 2), (128, 3)], color: "#000", style: .markers(radius: 2))]
+        let svg = chart.svg()
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 3, "x = 0 has no place on a log axis")
+        for label in [">32<", ">64<", ">128<"] { XCTAssertTrue(svg.contains(label), "tick \(label)") }
+        let cx = try NSRegularExpression(pattern: "<circle cx=\"([0-9.]+)\"")
+        let xs = cx.matches(in: svg, range: NSRange(svg.startIndex..., in: svg)).compactMap { match in
+            Range(match.range(at: 1), in: svg).flatMap { Double(svg[$0]) }
+        }
+        XCTAssertEqual(xs.count, 3)
+        XCTAssertEqual(xs[1] - xs[0], xs[2] - xs[1], accuracy: 0.11, "each doubling is the same distance")
+    }
+
     func testEveryPointHasAHoverTitleAndNonFiniteOnesAreLeftOut() {
         var chart = SVGChart(title: "t <&>", xLabel: "x", yLabel: "y")
         chart.series = [SVGChart.Series("s", points: [(1, 2), (2, .nan), (3, 4)], color: "#000", style: .markers(radius: 2))]

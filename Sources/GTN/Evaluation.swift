@@ -207,13 +207,15 @@ public struct Evaluator {
     /// to do what the teacher's T do. The learners and batches are `realBaseline`'s, whose T-step
     /// result is the curve's first point; a constant learning rate makes the accuracy after n
     /// steps of one long run the same as that of a run of n steps, so one run per rate serves
-    /// every count.
+    /// every count. `progress` gets the steps done and to do over all runs (rates × learners),
+    /// every 32 steps of a run, since one run of a wide learner can take many minutes.
     public func realStepsCurve(learners count: Int, seed: UInt64 = 1_000_003, maxSteps: Int,
-                               learningRates: [Double] = Evaluator.baselineLearningRates,
-                               momentum: Double = 0.5, progress: ((Int) -> Void)? = nil) throws -> RealStepsCurve {
+                               learningRates: [Double] = Evaluator.baselineLearningRates, momentum: Double = 0.5,
+                               progress: ((_ stepsDone: Int, _ stepsTotal: Int) -> Void)? = nil) throws -> RealStepsCurve {
         let checkpoints = RealStepsCurve.checkpoints(from: teacher.preset.steps, through: maxSteps)
+        let total = learningRates.count * count * maxSteps
         let table = try realAccuracies(learners: count, seed: seed, learningRates: learningRates, momentum: momentum,
-                                       after: checkpoints, progress: progress)
+                                       after: checkpoints, stepsDone: progress.map { report in { report($0, total) } })
         let points = checkpoints.indices.map { c in
             let rows = learningRates.indices.map { r in RealBaseline.Row(learningRate: learningRates[r], accuracies: table[r][c]) }
             let best = rows.max { $0.mean < $1.mean }!  // the grid is not empty: `realAccuracies` checks it
@@ -224,19 +226,23 @@ public struct Evaluator {
 
     /// The accuracy of the evaluation's learners trained on real batches with SGD at each
     /// learning rate, after each of `checkpoints` steps (ascending): `[rate][checkpoint][learner]`.
-    /// The runs (rates × learners) go side by side, one core each; `progress` gets the number finished.
+    /// The runs (rates × learners) go side by side, one core each; `progress` gets the number
+    /// finished, `stepsDone` the steps all runs have done, every 32 steps of one.
     func realAccuracies(learners count: Int, seed: UInt64, learningRates: [Double], momentum: Double,
-                        after checkpoints: [Int], progress: ((Int) -> Void)? = nil) throws -> [[[Double]]] {
+                        after checkpoints: [Int], progress: ((Int) -> Void)? = nil,
+                        stepsDone: ((Int) -> Void)? = nil) throws -> [[[Double]]] {
         precondition(!learningRates.isEmpty && !checkpoints.isEmpty && checkpoints.first! > 0
                      && zip(checkpoints, checkpoints.dropFirst()).allSatisfy { $0 < $1 },
                      "realAccuracies needs learning rates and ascending, positive step counts")
         let pairs = learners(count, seed: seed)
         let scored = Set(checkpoints)
+        let steps = Locked(0)
         let runs = try Parallel.map(learningRates.count * count) { i in
             let lr = learningRates[i / count], k = i % count
             var scores: [Double] = []
             _ = try trainOnRealBatches(pairs[k], index: k, seed: seed, steps: checkpoints.last!,
                                        learningRate: { _ in lr }, momentum: { _ in momentum }) { t, θ, means in
+                if let stepsDone, (t + 1) % 32 == 0 { steps.withLock { $0 += 32; stepsDone($0) } }
                 guard scored.contains(t + 1) else { return }
                 scores.append(accuracy(of: pairs[k].0, TrainedLearner(parameters: θ, scoringMeans: means, innerLosses: []), on: scoringSet))
             }

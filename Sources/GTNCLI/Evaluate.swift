@@ -193,10 +193,13 @@ struct Evaluate: ParsableCommand {
         }
         if let realStepsToMatch {
             let grid = realLearningRates?.values ?? Evaluator.baselineLearningRates
-            let runs = grid.count * learners
+            let start = Date()
             let stepsCurve = try evaluator.realStepsCurve(learners: learners, seed: seed, maxSteps: realStepsToMatch,
-                                                          learningRates: grid) { n in
-                Terminal.status("real data for up to \(realStepsToMatch) steps: learner \(n)/\(runs) (\(grid.count) learning rates)")
+                                                          learningRates: grid) { done, total in
+                let elapsed = Date().timeIntervalSince(start)
+                let runs = grid.count * learners
+                Terminal.status("real data for up to \(realStepsToMatch) steps, \(runs) run\(runs == 1 ? "" : "s") (learning rates × learners): "
+                                + "\(done)/\(total) steps, ETA \(Terminal.duration(elapsed / Double(done) * Double(total - done)))")
             }
             report.realStepsCurve = stepsCurve.points.map {
                 RealStepsRow(steps: $0.steps, lr: $0.learningRate, accuracyMean: $0.mean, accuracyStd: standardDeviation($0.accuracies))

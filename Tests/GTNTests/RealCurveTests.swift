@@ -28,8 +28,14 @@ final class RealCurveTests: XCTestCase {
         let evaluator = Evaluator(teacher: teacher, data: TrainingTests.syntheticData, configuration: configuration)
         let rates = [0.01, 0.5]
         let baseline = try evaluator.realBaseline(learners: 2, seed: 9, learningRates: rates)
-        let curve = try evaluator.realStepsCurve(learners: 2, seed: 9, maxSteps: 8 * T, learningRates: rates)
-        XCTAssertEqual(curve.points.map(\.steps), RealStepsCurve.checkpoints(from: T, through: 8 * T))
+        let reports = Locked<[(done: Int, total: Int)]>([])
+        let curve = try evaluator.realStepsCurve(learners: 2, seed: 9, maxSteps: 32, learningRates: rates) { done, total in
+            reports.withLock { $0.append((done, total)) }
+        }
+        XCTAssertEqual(curve.points.map(\.steps), RealStepsCurve.checkpoints(from: T, through: 32))
+        XCTAssertGreaterThan(curve.points.count, 4)
+        XCTAssertEqual(reports.withLock { $0.map(\.done) }, [32, 64, 96, 128], "every 32 steps of each of the 4 runs, in order")
+        XCTAssertTrue(reports.withLock { $0.allSatisfy { $0.total == 128 } })
         XCTAssertEqual(curve.points[0].mean, try XCTUnwrap(baseline.best).mean, accuracy: 1e-12)
         XCTAssertEqual(curve.points[0].accuracies, try XCTUnwrap(baseline.best).accuracies)
         let table = try evaluator.realAccuracies(learners: 2, seed: 9, learningRates: rates, momentum: 0.5,

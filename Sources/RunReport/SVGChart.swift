@@ -1,9 +1,9 @@
 import Foundation
 
-/// A small line and scatter chart rendered as inline SVG: linear axes with round tick values
-/// (or a base-2 logarithmic x axis),
-/// series drawn as lines or markers (optionally with ± error bars), horizontal reference lines
-/// and a legend. Every marker carries a `<title>`, which browsers show on hover.
+/// A small line and scatter chart rendered as inline SVG: linear axes with round tick values (or
+/// a base-2 logarithmic x axis), series drawn as lines or markers (optionally with ± error bars),
+/// horizontal reference lines and a legend. Every marker carries a `<title>`, which browsers show
+/// on hover.
 public struct SVGChart {
     public enum Style: Sendable {
         case line

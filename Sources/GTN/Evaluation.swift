@@ -71,19 +71,13 @@ public struct RealBaseline: Codable, Sendable {
     public var best: Row? { rows.max { $0.mean < $1.mean } }
 }
 
-/// Real-data accuracy against the number of SGD steps (`Evaluator.realStepsCurve`): at each
-/// count, the grid's best learning rate for that many steps.
+/// Real-data accuracy against the number of SGD steps (`Evaluator.realStepsCurve`): the grid's
+/// real baseline after each count of steps, whose `best` is the grid's best rate for that count.
 public struct RealStepsCurve: Codable, Sendable {
-    public struct Point: Codable, Sendable {
-        public let steps: Int
-        public let learningRate: Double
-        public let accuracies: [Double]
-        public var mean: Double { accuracies.reduce(0, +) / Double(max(accuracies.count, 1)) }
-    }
-    public let points: [Point]
+    public let baselines: [RealBaseline]
 
-    /// The fewest steps of the curve whose mean accuracy reaches `accuracy`; nil when none does.
-    public func steps(toReach accuracy: Double) -> Int? { points.first { $0.mean >= accuracy }?.steps }
+    /// The fewest steps of the curve whose best mean accuracy reaches `accuracy`; nil when none does.
+    public func steps(toReach accuracy: Double) -> Int? { baselines.first { ($0.best?.mean ?? -.infinity) >= accuracy }?.steps }
 
     /// T, 1.5T, 2T, 3T, 4T, 6T, … up to `maxSteps`, which ends the list: steps √2 apart on
     /// average, so a count read off the curve is within a factor 1.5 of where real data gets there.
@@ -185,11 +179,8 @@ public struct Evaluator {
     public func realBaseline(learners count: Int, seed: UInt64 = 1_000_003,
                              learningRates: [Double] = Evaluator.baselineLearningRates,
                              momentum: Double = 0.5, progress: ((Int) -> Void)? = nil) throws -> RealBaseline {
-        let T = teacher.preset.steps
-        let table = try realAccuracies(learners: count, seed: seed, learningRates: learningRates, momentum: momentum,
-                                       after: [T], progress: progress)
-        let rows = learningRates.indices.map { r in RealBaseline.Row(learningRate: learningRates[r], accuracies: table[r][0]) }
-        return RealBaseline(steps: T, rows: rows)
+        try realBaselines(learners: count, seed: seed, learningRates: learningRates, momentum: momentum,
+                          after: [teacher.preset.steps], progress: progress)[0]
     }
 
     /// Mean accuracy after every step of the same learners trained on the same real batches
@@ -197,9 +188,8 @@ public struct Evaluator {
     /// `gtnAccuracy(curve: true)`, whose last value is that learning rate's row.
     public func realAccuracyCurve(learners count: Int, seed: UInt64 = 1_000_003, learningRate: Double,
                                   momentum: Double = 0.5) throws -> [Double] {
-        let table = try realAccuracies(learners: count, seed: seed, learningRates: [learningRate], momentum: momentum,
-                                       after: Array(1...teacher.preset.steps))
-        return table[0].map { $0.reduce(0, +) / Double(count) }
+        try realBaselines(learners: count, seed: seed, learningRates: [learningRate], momentum: momentum,
+                          after: Array(1...teacher.preset.steps)).map { $0.rows[0].mean }
     }
 
     /// Real-data accuracy against the number of steps, the grid's best learning rate at each
@@ -214,26 +204,20 @@ public struct Evaluator {
                                progress: ((_ stepsDone: Int, _ stepsTotal: Int) -> Void)? = nil) throws -> RealStepsCurve {
         let checkpoints = RealStepsCurve.checkpoints(from: teacher.preset.steps, through: maxSteps)
         let total = learningRates.count * count * maxSteps
-        let table = try realAccuracies(learners: count, seed: seed, learningRates: learningRates, momentum: momentum,
-                                       after: checkpoints, stepsDone: progress.map { report in { report($0, total) } })
-        let points = checkpoints.indices.map { c in
-            let rows = learningRates.indices.map { r in RealBaseline.Row(learningRate: learningRates[r], accuracies: table[r][c]) }
-            let best = rows.max { $0.mean < $1.mean }!  // the grid is not empty: `realAccuracies` checks it
-            return RealStepsCurve.Point(steps: checkpoints[c], learningRate: best.learningRate, accuracies: best.accuracies)
-        }
-        return RealStepsCurve(points: points)
+        return RealStepsCurve(baselines: try realBaselines(learners: count, seed: seed, learningRates: learningRates, momentum: momentum,
+                                                           after: checkpoints, stepsDone: progress.map { report in { report($0, total) } }))
     }
 
-    /// The accuracy of the evaluation's learners trained on real batches with SGD at each
-    /// learning rate, after each of `checkpoints` steps (ascending): `[rate][checkpoint][learner]`.
-    /// The runs (rates × learners) go side by side, one core each; `progress` gets the number
-    /// finished, `stepsDone` the steps all runs have done, every 32 steps of one.
-    func realAccuracies(learners count: Int, seed: UInt64, learningRates: [Double], momentum: Double,
-                        after checkpoints: [Int], progress: ((Int) -> Void)? = nil,
-                        stepsDone: ((Int) -> Void)? = nil) throws -> [[[Double]]] {
+    /// The real baseline of the evaluation's learners (SGD on real batches at each learning
+    /// rate) after each of `checkpoints` steps (ascending), from one run per rate and learner.
+    /// The runs go side by side, one core each; `progress` gets the number finished,
+    /// `stepsDone` the steps all runs have done, every 32 steps of one.
+    func realBaselines(learners count: Int, seed: UInt64, learningRates: [Double], momentum: Double,
+                       after checkpoints: [Int], progress: ((Int) -> Void)? = nil,
+                       stepsDone: ((Int) -> Void)? = nil) throws -> [RealBaseline] {
         precondition(!learningRates.isEmpty && !checkpoints.isEmpty && checkpoints.first! > 0
                      && zip(checkpoints, checkpoints.dropFirst()).allSatisfy { $0 < $1 },
-                     "realAccuracies needs learning rates and ascending, positive step counts")
+                     "realBaselines needs learning rates and ascending, positive step counts")
         let pairs = learners(count, seed: seed)
         let scored = Set(checkpoints)
         let steps = Locked(0)
@@ -248,8 +232,10 @@ public struct Evaluator {
             }
             return scores
         } onResult: { finished, _, _ in progress?(finished) }
-        return learningRates.indices.map { r in
-            checkpoints.indices.map { c in (0..<count).map { k in runs[r * count + k][c] } }
+        return checkpoints.indices.map { c in
+            RealBaseline(steps: checkpoints[c], rows: learningRates.indices.map { r in
+                RealBaseline.Row(learningRate: learningRates[r], accuracies: (0..<count).map { k in runs[r * count + k][c] })
+            })
         }
     }
 

@@ -201,14 +201,15 @@ struct Evaluate: ParsableCommand {
                 Terminal.status("real data for up to \(realStepsToMatch) steps, \(runs) run\(runs == 1 ? "" : "s") (learning rates × learners): "
                                 + "\(done)/\(total) steps, ETA \(Terminal.duration(elapsed / Double(done) * Double(total - done)))")
             }
-            report.realStepsCurve = stepsCurve.points.map {
-                RealStepsRow(steps: $0.steps, lr: $0.learningRate, accuracyMean: $0.mean, accuracyStd: standardDeviation($0.accuracies))
+            let points = stepsCurve.baselines.compactMap { baseline in baseline.best.map { (steps: baseline.steps, best: $0) } }
+            report.realStepsCurve = points.map {
+                RealStepsRow(steps: $0.steps, lr: $0.best.learningRate, accuracyMean: $0.best.mean, accuracyStd: standardDeviation($0.best.accuracies))
             }
             report.realStepsToMatch = stepsCurve.steps(toReach: result.mean)
             if !json {
-                for point in stepsCurve.points {
+                for point in points {
                     Terminal.result(String(format: "real-%d accuracy (best lr %.2f): %.2f%% ± %.2f",
-                                         point.steps, point.learningRate, 100 * point.mean, 100 * standardDeviation(point.accuracies)))
+                                         point.steps, point.best.learningRate, 100 * point.best.mean, 100 * standardDeviation(point.best.accuracies)))
                 }
                 Terminal.result(report.realStepsToMatch.map {
                     String(format: "real data reaches GTN-%d's %.2f%% after %d steps (%.1f× the teacher's)",

@@ -32,20 +32,21 @@ final class RealCurveTests: XCTestCase {
         let curve = try evaluator.realStepsCurve(learners: 2, seed: 9, maxSteps: 32, learningRates: rates) { done, total in
             reports.withLock { $0.append((done, total)) }
         }
-        XCTAssertEqual(curve.points.map(\.steps), RealStepsCurve.checkpoints(from: T, through: 32))
-        XCTAssertGreaterThan(curve.points.count, 4)
+        XCTAssertEqual(curve.baselines.map(\.steps), RealStepsCurve.checkpoints(from: T, through: 32))
+        XCTAssertGreaterThan(curve.baselines.count, 4)
         XCTAssertEqual(reports.withLock { $0.map(\.done) }, [32, 64, 96, 128], "every 32 steps of each of the 4 runs, in order")
         XCTAssertTrue(reports.withLock { $0.allSatisfy { $0.total == 128 } })
-        XCTAssertEqual(curve.points[0].mean, try XCTUnwrap(baseline.best).mean, accuracy: 1e-12)
-        XCTAssertEqual(curve.points[0].accuracies, try XCTUnwrap(baseline.best).accuracies)
-        let table = try evaluator.realAccuracies(learners: 2, seed: 9, learningRates: rates, momentum: 0.5,
-                                                 after: curve.points.map(\.steps))
-        for (c, point) in curve.points.enumerated() {
-            let means = table.map { $0[c].reduce(0, +) / 2 }
-            XCTAssertEqual(point.mean, means.max() ?? -1, accuracy: 1e-12, "after \(point.steps) steps")
-            XCTAssertEqual(point.learningRate, rates[means.firstIndex(of: means.max() ?? -1) ?? -1])
+        XCTAssertEqual(try XCTUnwrap(curve.baselines[0].best).mean, try XCTUnwrap(baseline.best).mean, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(curve.baselines[0].best).accuracies, try XCTUnwrap(baseline.best).accuracies)
+        let table = try evaluator.realBaselines(learners: 2, seed: 9, learningRates: rates, momentum: 0.5,
+                                                after: curve.baselines.map(\.steps))
+        for (c, point) in curve.baselines.enumerated() {
+            let means = table[c].rows.map { $0.accuracies.reduce(0, +) / 2 }
+            let best = try XCTUnwrap(point.best)
+            XCTAssertEqual(best.mean, means.max() ?? -1, accuracy: 1e-12, "after \(point.steps) steps")
+            XCTAssertEqual(best.learningRate, rates[means.firstIndex(of: means.max() ?? -1) ?? -1])
         }
-        XCTAssertNotEqual(table[0].map { $0.reduce(0, +) }, table[1].map { $0.reduce(0, +) },
+        XCTAssertNotEqual(table.map { $0.rows[0].accuracies.reduce(0, +) }, table.map { $0.rows[1].accuracies.reduce(0, +) },
                           "the learning rate must matter for this check to mean anything")
     }
 
@@ -57,10 +58,10 @@ final class RealCurveTests: XCTestCase {
     }
 
     func testStepsToReachIsTheFirstCountAtOrAboveTheTarget() {
-        let curve = RealStepsCurve(points: [
-            .init(steps: 32, learningRate: 0.5, accuracies: [0.875, 0.9375]),
-            .init(steps: 64, learningRate: 0.5, accuracies: [0.9375, 0.9375]),
-            .init(steps: 96, learningRate: 0.2, accuracies: [0.96875, 1]),
+        let curve = RealStepsCurve(baselines: [
+            RealBaseline(steps: 32, rows: [.init(learningRate: 0.5, accuracies: [0.875, 0.9375]), .init(learningRate: 0.2, accuracies: [0.5, 0.5])]),
+            RealBaseline(steps: 64, rows: [.init(learningRate: 0.5, accuracies: [0.9375, 0.9375])]),
+            RealBaseline(steps: 96, rows: [.init(learningRate: 0.2, accuracies: [0.96875, 1])]),
         ])
         XCTAssertEqual(curve.steps(toReach: 0.90625), 32, "a mean equal to the target reaches it")
         XCTAssertEqual(curve.steps(toReach: 0.90626), 64)

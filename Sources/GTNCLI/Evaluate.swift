@@ -145,10 +145,20 @@ struct Evaluate: ParsableCommand {
                 Terminal.result("accuracy after each step: " + c.map { String(format: "%.1f", 100 * $0) }.joined(separator: " "))
             }
         }
+        let grid = realLearningRates?.values ?? Evaluator.baselineLearningRates
+        let runs = grid.count * learners
+        // Trained first: its first point is the real baseline itself (the same learners and
+        // batches after T steps), so --real-baseline reuses it instead of training T steps again.
+        let stepsCurve = try realStepsToMatch.map { maxSteps in
+            let start = Date()
+            return try evaluator.realStepsCurve(learners: learners, seed: seed, maxSteps: maxSteps, learningRates: grid) { done, total in
+                let elapsed = Date().timeIntervalSince(start)
+                Terminal.status("real data for up to \(maxSteps) steps, \(runs) run\(runs == 1 ? "" : "s") (learning rates × learners): "
+                                + "\(done)/\(total) steps, ETA \(Terminal.duration(elapsed / Double(done) * Double(total - done)))")
+            }
+        }
         if realBaseline {
-            let grid = realLearningRates?.values ?? Evaluator.baselineLearningRates
-            let runs = grid.count * learners
-            let baseline = try evaluator.realBaseline(learners: learners, seed: seed, learningRates: grid) { n in
+            let baseline = try stepsCurve?.baselines[0] ?? evaluator.realBaseline(learners: learners, seed: seed, learningRates: grid) { n in
                 Terminal.status("real baseline: learner \(n)/\(runs) (\(grid.count) learning rates)")
             }
             report.realBaseline = baseline.rows.map { RealRow(lr: $0.learningRate, accuracyMean: $0.mean, accuracies: $0.accuracies) }
@@ -191,16 +201,7 @@ struct Evaluate: ParsableCommand {
                 }
             }
         }
-        if let realStepsToMatch {
-            let grid = realLearningRates?.values ?? Evaluator.baselineLearningRates
-            let start = Date()
-            let stepsCurve = try evaluator.realStepsCurve(learners: learners, seed: seed, maxSteps: realStepsToMatch,
-                                                          learningRates: grid) { done, total in
-                let elapsed = Date().timeIntervalSince(start)
-                let runs = grid.count * learners
-                Terminal.status("real data for up to \(realStepsToMatch) steps, \(runs) run\(runs == 1 ? "" : "s") (learning rates × learners): "
-                                + "\(done)/\(total) steps, ETA \(Terminal.duration(elapsed / Double(done) * Double(total - done)))")
-            }
+        if let realStepsToMatch, let stepsCurve {
             let points = stepsCurve.baselines.compactMap { baseline in baseline.best.map { (steps: baseline.steps, best: $0) } }
             report.realStepsCurve = points.map {
                 RealStepsRow(steps: $0.steps, lr: $0.best.learningRate, accuracyMean: $0.best.mean, accuracyStd: standardDeviation($0.best.accuracies))

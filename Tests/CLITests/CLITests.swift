@@ -225,9 +225,12 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(drawn["split"] as? String, "test")
         assertFails(try gtn(["eval", "--checkpoint", dir.path, "--real-steps-to-match", "1", "--data-dir", data.path]),
                     mentioning: ["--real-steps-to-match", "2 steps", "got 1"])
-        let longer = try evaluate(["--real-steps-to-match", "5", "--real-lrs", "0.05,0.5", "--learned-baseline-iterations", "0"])
+        let longer = try evaluate(["--real-steps-to-match", "3", "--real-lrs", "0.05,0.5", "--real-baseline",
+                                   "--learned-baseline-iterations", "0"])
         let rows = try XCTUnwrap(longer["real_steps_curve"] as? [[String: Any]])
-        XCTAssertEqual(rows.compactMap { $0["steps"] as? Int }, [2, 3, 4, 5])
+        XCTAssertEqual(rows.compactMap { $0["steps"] as? Int }, [2, 3])
+        XCTAssertEqual(rows.first?["accuracy_mean"] as? Double, longer["real_grid_accuracy_mean"] as? Double)
+        XCTAssertEqual(rows.first?["lr"] as? Double, longer["real_best_lr"] as? Double)
         XCTAssertTrue(rows.allSatisfy { [0.05, 0.5].contains($0["lr"] as? Double ?? -1) })
         XCTAssertEqual(longer["gtn_accuracies"] as? [Double], drawn["gtn_accuracies"] as? [Double])
         if let match = longer["real_steps_to_match"] as? Int {
